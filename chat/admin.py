@@ -1,0 +1,34 @@
+"""Staff can inspect chats and their messages."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from chat.models import Chat, Message
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ["position", "role", "status", "content", "backend", "model", "ttft_ms"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Chat)
+class ChatAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "persona", "user", "created_at", "updated_at"]
+    list_filter = ["persona"]
+    search_fields = ["title", "user__username"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["id", "session_key", "created_at", "updated_at"]
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["chat", "position", "role", "status", "backend", "model", "created_at"]
+    list_filter = ["role", "status", "backend"]
+    search_fields = ["content"]
+    raw_id_fields = ["chat"]

@@ -1,0 +1,1 @@
+"""LLM backends: one small async streaming interface, one module per backend."""

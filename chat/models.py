@@ -1,0 +1,131 @@
+"""Chats and their messages."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from chat.ownership import Owner
+
+
+class ChatQuerySet(models.QuerySet["Chat"]):
+    """Domain verbs for chats."""
+
+    def owned_by(self, owner: Owner) -> ChatQuerySet:
+        """Chats that belong to this user or anonymous session, and nobody else's."""
+        if owner.user_id is not None:
+            return self.filter(user_id=owner.user_id)
+        if owner.session_key:
+            return self.filter(user__isnull=True, session_key=owner.session_key)
+        return self.none()
+
+    def recent_first(self) -> ChatQuerySet:
+        """Most recently active chats first."""
+        return self.order_by("-updated_at", "-created_at")
+
+
+class Chat(models.Model):
+    """One conversation between an owner and a persona."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="chats",
+        help_text="The account that owns this chat, if the owner is logged in.",
+    )
+    session_key = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text="The anonymous session that owns this chat, if it has no account.",
+    )
+    persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="chats")
+    title = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChatQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [
+            models.Index(fields=["user", "-updated_at"], name="chat_user_recent"),
+            models.Index(fields=["session_key", "-updated_at"], name="chat_session_recent"),
+        ]
+        constraints = [
+            # Exactly one owner: an account, or an anonymous session, never both or neither.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, session_key="")
+                    | (models.Q(user__isnull=True) & ~models.Q(session_key=""))
+                ),
+                name="chat_has_exactly_one_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Chat with {self.persona_id}"
+
+    @property
+    def owner(self) -> Owner:
+        """Who owns this chat."""
+        return Owner(user_id=self.user_id, session_key=self.session_key or None)
+
+
+class Message(models.Model):
+    """One turn of a chat, with the bookkeeping of the generation that produced it."""
+
+    class Role(models.TextChoices):
+        SYSTEM = "system", "System"
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        STREAMING = "streaming", "Streaming"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
+    position = models.PositiveIntegerField(
+        help_text="Order within the chat; strictly increasing, never reused."
+    )
+    backend = models.CharField(max_length=20, blank=True, help_text="The backend that answered.")
+    model = models.CharField(max_length=200, blank=True, help_text="The model that answered.")
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    ttft_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Time to first token, in milliseconds."
+    )
+    duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Time from request to the last token, in milliseconds."
+    )
+    error = models.TextField(blank=True, help_text="Why the generation failed, if it did.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chat", "position"]
+        constraints = [
+            # The unique index also serves "a chat's messages by position".
+            models.UniqueConstraint(fields=["chat", "position"], name="message_unique_position"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status"],
+                name="message_streaming",
+                condition=models.Q(status="streaming"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} #{self.position} in {self.chat_id}"

@@ -1,0 +1,39 @@
+"""Who owns a chat: a logged-in user, or the anonymous session that created it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The owner of chats: a user id, or else an anonymous session key."""
+
+    user_id: int | None = None
+    session_key: str | None = None
+
+    @property
+    def is_known(self) -> bool:
+        """True when there is someone to own chats."""
+        return self.user_id is not None or bool(self.session_key)
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> Owner:
+        """The owner behind an HTTP request, creating the anonymous session if needed."""
+        if request.user.is_authenticated:
+            return cls(user_id=request.user.pk)
+        if not request.session.session_key:
+            request.session.create()
+        return cls(session_key=request.session.session_key)
+
+    @classmethod
+    def from_scope(cls, scope: dict[str, Any]) -> Owner:
+        """The owner behind a WebSocket scope; never creates a session."""
+        user = scope.get("user")
+        if user is not None and user.is_authenticated:
+            return cls(user_id=user.pk)
+        session = scope.get("session")
+        return cls(session_key=getattr(session, "session_key", None) or None)

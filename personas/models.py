@@ -1,0 +1,128 @@
+"""The Persona model: who answers, how they sound, and how they are generated."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.templatetags.static import static
+
+from chat.backends.names import BackendName
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb, for example #3b82f6.")
+
+
+class PersonaQuerySet(models.QuerySet["Persona"]):
+    """Domain verbs for personas."""
+
+    def active(self) -> PersonaQuerySet:
+        """Personas shown in the gallery, in their listing order."""
+        return self.filter(is_active=True).order_by("sort_order", "name")
+
+
+class Persona(models.Model):
+    """A character that stays in role, with its own prompt, look and generation settings."""
+
+    slug = models.SlugField(
+        max_length=80,
+        unique=True,
+        help_text="The persona's address in URLs and the API, such as 'kaladin'.",
+    )
+    name = models.CharField(max_length=120, help_text="The name people see, such as 'Kaladin'.")
+    epithet = models.CharField(
+        max_length=160,
+        blank=True,
+        help_text="A title or epithet shown under the name, such as 'Stormblessed'.",
+    )
+    tagline = models.CharField(
+        max_length=240, blank=True, help_text="One short line for the gallery card."
+    )
+    system_prompt = models.TextField(
+        help_text="The in-character instructions the model receives before every chat."
+    )
+    greeting = models.TextField(help_text="The persona's first message in a new chat.")
+    example_dialogue = models.TextField(
+        blank=True,
+        help_text="A few sample exchanges that show the persona's voice to the model.",
+    )
+    scenario = models.TextField(
+        blank=True, help_text="Where and when the conversation takes place."
+    )
+
+    avatar = models.ImageField(
+        upload_to="personas/avatars/",
+        blank=True,
+        help_text="An uploaded portrait. When empty, the drawn avatar below is used.",
+    )
+    avatar_static = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Path of a drawn avatar under static/, such as 'avatars/kaladin.svg'.",
+    )
+    accent_color = models.CharField(
+        max_length=7,
+        default="#3b82f6",
+        validators=[hex_colour],
+        help_text="The persona's colour on cards and in the chat, as #rrggbb.",
+    )
+
+    backend = models.CharField(
+        max_length=20,
+        choices=BackendName.choices,
+        blank=True,
+        help_text="Answer with this backend instead of the site default (LLM_BACKEND).",
+    )
+    model = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Answer with this model instead of the backend's default (LLM_MODEL).",
+    )
+    temperature = models.FloatField(
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
+        help_text="Sampling temperature, from 0 (focused) to 2 (wild).",
+    )
+    top_p = models.FloatField(
+        default=0.95,
+        validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],
+        help_text="Nucleus sampling: only the most likely tokens up to this probability mass.",
+    )
+    max_tokens = models.PositiveIntegerField(
+        default=512,
+        validators=[MinValueValidator(1), MaxValueValidator(32768)],
+        help_text="The longest reply, in tokens.",
+    )
+
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive personas are hidden from the gallery."
+    )
+    sort_order = models.IntegerField(default=100, help_text="Lower numbers are listed first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PersonaQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(temperature__gte=0) & models.Q(temperature__lte=2),
+                name="persona_temperature_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(top_p__gt=0) & models.Q(top_p__lte=1),
+                name="persona_top_p_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_tokens__gte=1), name="persona_max_tokens_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def avatar_url(self) -> str:
+        """The uploaded avatar if there is one, else the drawn one, else a default."""
+        if self.avatar:
+            return self.avatar.url
+        return static(self.avatar_static or "avatars/default.svg")
