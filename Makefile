@@ -30,6 +30,7 @@ $(VENV)/.test-deps: $(VENV)/.run-deps requirements-dev.txt
 
 setup: $(VENV)/.run-deps
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_personas
 	$(BIN)/python manage.py reap_generations
 

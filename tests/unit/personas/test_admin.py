@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from personas.models import Persona
+
+
+@pytest.fixture
+def staff_client(client: Client, staff: User) -> Client:
+    client.force_login(staff)
+    return client
+
+
+@pytest.mark.django_db
+def test_changelist_loads_with_search_and_filters(
+    staff_client: Client, personas: list[Persona]
+) -> None:
+    url = reverse("admin:personas_persona_changelist")
+    response = staff_client.get(url)
+    assert response.status_code == 200
+    assert b"Kaladin" in response.content
+    searched = staff_client.get(url, {"q": "Windrunner"})
+    assert b"Kaladin" in searched.content
+    assert b"Jasnah" not in searched.content
+    filtered = staff_client.get(url, {"is_active__exact": "0"})
+    assert filtered.status_code == 200
+    assert b"Kaladin" not in filtered.content
+
+
+@pytest.mark.django_db
+def test_change_form_shows_the_prompt_preview(staff_client: Client, kaladin: Persona) -> None:
+    response = staff_client.get(reverse("admin:personas_persona_change", args=[kaladin.pk]))
+    assert response.status_code == 200
+    assert b"What the model receives" in response.content
+    assert b"Scenario:" in response.content
+
+
+@pytest.mark.django_db
+def test_persona_form_saves_every_field(staff_client: Client) -> None:
+    data = {
+        "name": "Lift",
+        "slug": "lift",
+        "epithet": "Edgedancer",
+        "tagline": "Awesomeness.",
+        "is_active": "on",
+        "sort_order": "5",
+        "system_prompt": "You are Lift.",
+        "scenario": "Azimir palace kitchens.",
+        "greeting": "Hey. You gonna eat that?",
+        "example_dialogue": "{{user}}: Hi\n{{char}}: Pancakes?",
+        "avatar_static": "avatars/default.svg",
+        "accent_color": "#22c55e",
+        "backend": "ollama",
+        "model": "llama3.1:8b",
+        "temperature": "1.1",
+        "top_p": "0.9",
+        "max_tokens": "300",
+    }
+    response = staff_client.post(reverse("admin:personas_persona_add"), data)
+    assert response.status_code == 302, response.content
+    lift = Persona.objects.get(slug="lift")
+    assert (lift.epithet, lift.backend, lift.model, lift.max_tokens) == (
+        "Edgedancer",
+        "ollama",
+        "llama3.1:8b",
+        300,
+    )
+    assert lift.temperature == pytest.approx(1.1)
+
+
+@pytest.mark.django_db
+def test_persona_form_rejects_bad_values(staff_client: Client) -> None:
+    data = {"name": "X", "slug": "x", "system_prompt": "p", "greeting": "g"}
+    data |= {"accent_color": "red", "temperature": "3", "top_p": "0.5", "max_tokens": "10"}
+    data |= {"sort_order": "1"}
+    response = staff_client.post(reverse("admin:personas_persona_add"), data)
+    assert response.status_code == 200
+    assert not Persona.objects.filter(slug="x").exists()
+
+
+@pytest.mark.django_db
+def test_chat_admin_pages_load(staff_client: Client) -> None:
+    for name in ("admin:chat_chat_changelist", "admin:chat_message_changelist"):
+        assert staff_client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_non_staff_get_the_admin_login(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    response = client.get(reverse("admin:personas_persona_changelist"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
