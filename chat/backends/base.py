@@ -1,0 +1,186 @@
+"""The one interface every backend implements: stream a reply, then summarise it."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, TypedDict
+
+from chat.backends.errors import BackendTimeout
+
+
+class ChatMessage(TypedDict):
+    """One turn sent to the model."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    """Sampling and length options; None leaves the backend's own default."""
+
+    model: str = ""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a backend reports about a reply, as far as it reports anything."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+
+    def merged(self, other: Usage) -> Usage:
+        """This usage with every field the other one knows filled in."""
+        known = {name: getattr(other, name) for name in self.__slots__}
+        return replace(self, **{k: v for k, v in known.items() if v is not None})
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSummary:
+    """The end of a stream: who answered, how much, why it stopped and how fast."""
+
+    backend: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    ttft_ms: int | None
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds allowed to connect, to the first token, and between later tokens."""
+
+    connect: float = 10.0
+    first_token: float = 120.0
+    idle: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class BackendConfig:
+    """Everything a backend needs to reach its model. ``api_key`` is never shown."""
+
+    name: str
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    model: str = ""
+    account_id: str = ""
+    model_path: str = ""
+    context_tokens: int = 8192
+    num_ctx: int = 0
+    timeouts: Timeouts = Timeouts()
+
+
+StreamItem = str | GenerationSummary
+
+
+class Backend(ABC):
+    """An LLM that streams replies. Subclasses implement ``_events`` and ``list_models``."""
+
+    name: ClassVar[str]
+    default_model: ClassVar[str]
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+
+    @property
+    def model(self) -> str:
+        """The model used when a request names none."""
+        return self.config.model or self.default_model
+
+    @property
+    def context_window(self) -> int:
+        """How many tokens of prompt plus reply the model accepts."""
+        return self.config.context_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Estimate tokens as one per 4 characters (documented; backends with a tokenizer
+        override this)."""
+        return len(text) // 4 + 1
+
+    def describe(self) -> dict[str, str]:
+        """The configuration, safe to print: the API key is masked."""
+        key = self.config.api_key
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "base_url": self.config.base_url or "(default)",
+            "api_key": f"set (****{key[-4:]})" if len(key) > 8 else ("set" if key else "not set"),
+        }
+
+    @abstractmethod
+    def _events(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | Usage]:
+        """Yield text deltas and usage reports straight from the model."""
+
+    @abstractmethod
+    async def list_models(self) -> list[str]:
+        """The models the backend offers; raises a BackendError if it can't be reached."""
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[StreamItem]:
+        """Yield text deltas as they arrive, then one GenerationSummary.
+
+        Closing or cancelling this iterator closes the upstream request at once. The first
+        delta must arrive within the first-token timeout, later ones within the idle one.
+        """
+        model = options.model or self.model
+        options = replace(options, model=model)
+        timeouts = self.config.timeouts
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first_at: float | None = None
+        deadline = started + timeouts.first_token
+        usage = Usage()
+        deltas = 0
+        events = self._events(messages, options)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    phase = "the first token" if first_at is None else "the next token"
+                    limit = timeouts.first_token if first_at is None else timeouts.idle
+                    raise BackendTimeout(
+                        f"{self.name} sent nothing for {limit:g} s while waiting for {phase}. "
+                        "The server may be overloaded or the model still loading; try again, "
+                        "or raise LLM_FIRST_TOKEN_TIMEOUT / LLM_IDLE_TIMEOUT."
+                    ) from None
+                if isinstance(event, Usage):
+                    usage = usage.merged(event)
+                    continue
+                if not event:
+                    continue
+                if first_at is None:
+                    first_at = loop.time()
+                deltas += 1
+                deadline = loop.time() + timeouts.idle
+                yield event
+        finally:
+            await events.aclose()
+        yield GenerationSummary(
+            backend=self.name,
+            model=usage.model or model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens
+            if usage.completion_tokens is not None
+            else deltas,
+            finish_reason=usage.finish_reason,
+            ttft_ms=None if first_at is None else round((first_at - started) * 1000),
+            duration_ms=round((loop.time() - started) * 1000),
+        )

@@ -1,0 +1,80 @@
+"""Cloudflare Workers AI's native API: ``POST {base}/accounts/{id}/ai/run/{model}`` with SSE."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from httpx_sse import EventSource, SSEError
+
+from chat.backends.base import ChatMessage, GenerationOptions, Usage
+from chat.backends.errors import BackendMisconfigured, BackendProtocolError, BackendReportedError
+from chat.backends.http import HttpBackend, error_detail, parse_json
+
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+
+
+class CloudflareBackend(HttpBackend):
+    """Workers AI text generation, streamed as ``data: {"response": ...}`` events."""
+
+    name = "cloudflare"
+    label = "Cloudflare Workers AI"
+    default_model = "@cf/meta/llama-3.1-8b-instruct"
+
+    @property
+    def account_root(self) -> str:
+        """``{base}/accounts/{account id}``; the account id is required."""
+        if not self.config.account_id:
+            raise BackendMisconfigured(
+                "Cloudflare Workers AI needs an account id: set CLOUDFLARE_ACCOUNT_ID."
+            )
+        base = (self.config.base_url or DEFAULT_BASE_URL).rstrip("/")
+        return f"{base}/accounts/{self.config.account_id}"
+
+    def payload(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> dict[str, Any]:
+        """The ai/run request body."""
+        sampling = self.sampling(options)
+        sampling.pop("stop", None)  # Workers AI's text-generation schema has no stop field.
+        return {"messages": self.wire_messages(messages), "stream": True, **sampling}
+
+    async def _events(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | Usage]:
+        url = f"{self.account_root}/ai/run/{options.model}"
+        payload = self.payload(messages, options)
+        async with self.open_stream(url, payload=payload, model=options.model) as response:
+            try:
+                async for event in EventSource(response).aiter_sse():
+                    if event.data == "[DONE]":
+                        yield Usage(finish_reason="stop")
+                        return
+                    if not event.data:
+                        continue
+                    data = parse_json(event.data, self.label)
+                    if data.get("errors") or data.get("error"):
+                        detail = error_detail(event.data.encode())
+                        raise BackendReportedError(f"{self.label} reported an error: {detail}")
+                    if data.get("response"):
+                        yield str(data["response"])
+                    usage = data.get("usage")
+                    if isinstance(usage, dict):
+                        yield Usage(
+                            prompt_tokens=usage.get("prompt_tokens"),
+                            completion_tokens=usage.get("completion_tokens"),
+                        )
+            except SSEError as error:
+                raise BackendProtocolError(
+                    f"{self.label} did not answer with an event stream ({error})."
+                ) from None
+        raise BackendProtocolError(
+            f"{self.label}'s stream ended without [DONE]; the reply may be cut short."
+        )
+
+    async def list_models(self) -> list[str]:
+        """Text-generation model names from the account's model catalogue."""
+        data = await self.get_json(
+            f"{self.account_root}/ai/models/search?task=Text%20Generation&per_page=100"
+        )
+        return [str(m.get("name")) for m in data.get("result", []) if isinstance(m, dict)]

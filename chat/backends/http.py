@@ -1,0 +1,213 @@
+"""What the HTTP backends share: one client per process, and errors mapped to ours."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.utils import timezone
+
+from chat.backends.base import Backend, ChatMessage, GenerationOptions
+from chat.backends.errors import (
+    BackendAuthFailed,
+    BackendError,
+    BackendProtocolError,
+    BackendRateLimited,
+    BackendReportedError,
+    BackendTimeout,
+    BackendUnreachable,
+    ModelNotFound,
+)
+
+# One AsyncClient (and so one connection pool) per event loop: a daphne process has one
+# loop, so this is one client per process; tests that run many loops get one each.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+MAX_ERROR_BODY = 64 * 1024
+
+
+def http_client() -> httpx.AsyncClient:
+    """The process-wide client for the running event loop."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            headers={"User-Agent": "Stormchat"},
+        )
+        _clients[loop] = client
+    return client
+
+
+async def read_bounded(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> bytes:
+    """At most ``limit`` bytes of a response body, so a hostile server can't flood us."""
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return body[:limit]
+
+
+def error_detail(body: bytes) -> str:
+    """The human part of an error body in any of the backends' shapes."""
+    text = body[:MAX_ERROR_BODY].decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:300] or "no details given"
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error)[:300]
+        if error:
+            return str(error)[:300]
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            first = errors[0]
+            return str(first.get("message", first) if isinstance(first, dict) else first)[:300]
+    return text[:300]
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse a Retry-After header given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def error_for_status(label: str, model: str, response: httpx.Response, body: bytes) -> BackendError:
+    """Our exception for an HTTP error status from a backend."""
+    status = response.status_code
+    detail = error_detail(body)
+    if status in (401, 403):
+        return BackendAuthFailed(
+            f"{label} refused the credentials (HTTP {status}: {detail}). Check LLM_API_KEY."
+        )
+    if status == 404:
+        return ModelNotFound(
+            f"{label} has no model '{model}' at this address (HTTP 404: {detail}). "
+            "Check the model name (LLM_MODEL or the persona's model) and LLM_BASE_URL."
+        )
+    if status == 429:
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        hint = f" Retry after {retry_after:g} s." if retry_after is not None else ""
+        return BackendRateLimited(
+            f"{label} is rate limiting requests (HTTP 429: {detail}).{hint}",
+            retry_after=retry_after,
+        )
+    if status in (408, 504):
+        return BackendTimeout(f"{label} timed out (HTTP {status}: {detail}). Try again.")
+    return BackendReportedError(f"{label} failed with HTTP {status}: {detail}")
+
+
+def parse_json(text: str, label: str) -> dict[str, Any]:
+    """One JSON object from a stream line or event, or a protocol error."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BackendProtocolError(
+            f"{label} sent something that is not JSON: {text[:120]!r}. "
+            "Is LLM_BASE_URL pointing at the right kind of server?"
+        ) from None
+    if not isinstance(data, dict):
+        raise BackendProtocolError(f"{label} sent JSON that is not an object: {text[:120]!r}.")
+    return data
+
+
+class HttpBackend(Backend):
+    """A backend reached over HTTP with the shared client."""
+
+    label: str = "The LLM backend"
+
+    def headers(self) -> dict[str, str]:
+        """Request headers, with the Bearer key when one is configured."""
+        if self.config.api_key:
+            return {"Authorization": f"Bearer {self.config.api_key}"}
+        return {}
+
+    def timeout(self) -> httpx.Timeout:
+        """httpx's own timeouts: connect is bounded here, reads by the stream deadlines."""
+        connect = self.config.timeouts.connect
+        return httpx.Timeout(connect=connect, read=None, write=connect, pool=connect)
+
+    @asynccontextmanager
+    async def open_stream(
+        self, url: str, *, payload: dict[str, Any], model: str
+    ) -> AsyncIterator[httpx.Response]:
+        """POST and hold the streaming response open, mapping every failure to our errors.
+
+        Leaving the block (normally, by error or by cancellation) closes the response and
+        its connection, so the backend stops generating.
+        """
+        try:
+            async with http_client().stream(
+                "POST", url, json=payload, headers=self.headers(), timeout=self.timeout()
+            ) as response:
+                if response.status_code >= 400:
+                    body = await read_bounded(response)
+                    raise error_for_status(self.label, model, response, body)
+                yield response
+        except httpx.ConnectTimeout:
+            raise BackendTimeout(
+                f"{self.label} did not accept a connection within "
+                f"{self.config.timeouts.connect:g} s. Is it running and reachable?"
+            ) from None
+        except httpx.ConnectError as error:
+            raise BackendUnreachable(
+                f"{self.label} at {httpx.URL(url).host} cannot be reached ({error}). "
+                "Is it running, and is LLM_BASE_URL right?"
+            ) from None
+        except httpx.TimeoutException:
+            raise BackendTimeout(f"{self.label} timed out. Try again.") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+            raise BackendProtocolError(
+                f"{self.label} closed the connection in the middle of the reply ({error})."
+            ) from None
+        except httpx.TransportError as error:
+            raise BackendUnreachable(f"{self.label} could not be reached ({error}).") from None
+
+    async def get_json(self, url: str) -> dict[str, Any]:
+        """GET a JSON document, mapping failures like ``open_stream`` does."""
+        try:
+            response = await http_client().get(url, headers=self.headers(), timeout=self.timeout())
+        except httpx.TimeoutException:
+            raise BackendTimeout(f"{self.label} did not answer in time.") from None
+        except httpx.TransportError as error:
+            raise BackendUnreachable(
+                f"{self.label} cannot be reached ({error}). Is it running, and is "
+                "LLM_BASE_URL right?"
+            ) from None
+        if response.status_code >= 400:
+            raise error_for_status(self.label, self.model, response, response.content)
+        return parse_json(response.text, self.label)
+
+    @staticmethod
+    def sampling(options: GenerationOptions) -> dict[str, Any]:
+        """The OpenAI-style sampling fields that are set."""
+        fields = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "max_tokens": options.max_tokens,
+            "stop": list(options.stop) or None,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+    @staticmethod
+    def wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+        """Messages as plain dicts with only role and content."""
+        return [{"role": m["role"], "content": m["content"]} for m in messages]

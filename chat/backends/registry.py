@@ -1,0 +1,81 @@
+"""Which backend answers, configured from settings and, per persona, from the admin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from chat.backends.base import Backend, BackendConfig, GenerationOptions, Timeouts
+from chat.backends.cloudflare import CloudflareBackend
+from chat.backends.errors import BackendMisconfigured
+from chat.backends.local import LocalBackend
+from chat.backends.names import BackendName
+from chat.backends.ollama import OllamaBackend
+from chat.backends.openai_compat import OpenAICompatBackend
+
+if TYPE_CHECKING:
+    from personas.models import Persona
+
+BACKENDS: dict[str, type[Backend]] = {
+    BackendName.LOCAL: LocalBackend,
+    BackendName.OLLAMA: OllamaBackend,
+    BackendName.OPENAI: OpenAICompatBackend,
+    BackendName.CLOUDFLARE: CloudflareBackend,
+}
+
+
+def backend_config(name: str) -> BackendConfig:
+    """The configuration for a backend by name.
+
+    The ``LLM_*`` variables describe the default backend (``LLM_BACKEND``). A persona that
+    overrides the backend uses that backend's own variables (``OLLAMA_HOST``,
+    ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``OLLAMA_API_KEY``, ``CLOUDFLARE_API_TOKEN``).
+    """
+    is_default = name == settings.LLM_BACKEND
+    own_base = {
+        BackendName.OLLAMA: settings.OLLAMA_HOST,
+        BackendName.OPENAI: settings.OPENAI_BASE_URL,
+    }.get(name, "")
+    own_key = {
+        BackendName.OLLAMA: settings.OLLAMA_API_KEY,
+        BackendName.OPENAI: settings.OPENAI_API_KEY,
+        BackendName.CLOUDFLARE: settings.CLOUDFLARE_API_TOKEN,
+    }.get(name, "")
+    local = name == BackendName.LOCAL
+    return BackendConfig(
+        name=name,
+        base_url=(settings.LLM_BASE_URL if is_default else "") or own_base,
+        api_key=(settings.LLM_API_KEY if is_default else "") or own_key,
+        model=settings.LLM_MODEL if is_default else "",
+        account_id=settings.CLOUDFLARE_ACCOUNT_ID,
+        model_path=settings.LOCAL_MODEL_PATH,
+        context_tokens=settings.LOCAL_CONTEXT_TOKENS if local else settings.LLM_CONTEXT_TOKENS,
+        num_ctx=settings.LLM_NUM_CTX,
+        timeouts=Timeouts(
+            connect=settings.LLM_CONNECT_TIMEOUT,
+            first_token=settings.LLM_FIRST_TOKEN_TIMEOUT,
+            idle=settings.LLM_IDLE_TIMEOUT,
+        ),
+    )
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The backend with this name, or the site default (``LLM_BACKEND``)."""
+    name = name or settings.LLM_BACKEND
+    if name not in BACKENDS:
+        choices = ", ".join(BACKENDS)
+        raise BackendMisconfigured(f"Unknown LLM backend {name!r}; choose one of: {choices}.")
+    return BACKENDS[name](backend_config(name))
+
+
+def backend_for_persona(persona: Persona) -> tuple[Backend, GenerationOptions]:
+    """The backend and options a persona answers with, its overrides applied."""
+    backend = get_backend(persona.backend or None)
+    options = GenerationOptions(
+        model=persona.model or backend.model,
+        temperature=persona.temperature,
+        top_p=persona.top_p,
+        max_tokens=persona.max_tokens,
+    )
+    return backend, options
