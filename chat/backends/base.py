@@ -103,6 +103,11 @@ class Backend(ABC):
         """How many tokens of prompt plus reply the model accepts."""
         return self.config.context_tokens
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go, for people reading a status line."""
+        return self.config.base_url or "(default)"
+
     def count_tokens(self, text: str) -> int:
         """Estimate tokens as one per 4 characters (documented; backends with a tokenizer
         override this)."""
@@ -114,7 +119,7 @@ class Backend(ABC):
         return {
             "backend": self.name,
             "model": self.model,
-            "base_url": self.config.base_url or "(default)",
+            "endpoint": self.endpoint,
             "api_key": f"set (****{key[-4:]})" if len(key) > 8 else ("set" if key else "not set"),
         }
 

@@ -28,8 +28,12 @@ class CloudflareBackend(HttpBackend):
             raise BackendMisconfigured(
                 "Cloudflare Workers AI needs an account id: set CLOUDFLARE_ACCOUNT_ID."
             )
-        base = (self.config.base_url or DEFAULT_BASE_URL).rstrip("/")
-        return f"{base}/accounts/{self.config.account_id}"
+        return f"{self.endpoint}/accounts/{self.config.account_id}"
+
+    @property
+    def endpoint(self) -> str:
+        """The API base (the account id is part of each request's path)."""
+        return (self.config.base_url or DEFAULT_BASE_URL).rstrip("/")
 
     def payload(
         self, messages: Sequence[ChatMessage], options: GenerationOptions

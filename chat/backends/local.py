@@ -8,6 +8,7 @@ the next token boundary.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -27,6 +28,14 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stormchat-loca
 _lock = threading.Lock()
 _models: dict[tuple[str, int], Llama] = {}
 _END = object()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free the models before interpreter teardown, when llama.cpp's own cleanup fails."""
+    for model in _models.values():
+        model.close()
+    _models.clear()
 
 
 def default_model_path() -> Path:
@@ -83,6 +92,11 @@ class LocalBackend(Backend):
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's own tokenizer."""
         return len(self.llama().tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    @property
+    def endpoint(self) -> str:
+        """Where requests go."""
+        return self.path
 
     async def list_models(self) -> list[str]:
         """The one model this process runs, loading it to prove it works."""

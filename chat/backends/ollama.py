@@ -75,6 +75,11 @@ class OllamaBackend(HttpBackend):
             "Ollama's stream ended before its final message; the reply may be cut short."
         )
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go."""
+        return self.root
+
     async def list_models(self) -> list[str]:
         """Model names from ``GET /api/tags``."""
         data = await self.get_json(f"{self.root}/api/tags")

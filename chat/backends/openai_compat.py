@@ -69,6 +69,11 @@ class OpenAICompatBackend(HttpBackend):
             f"{self.label}'s stream ended without [DONE]; the reply may be cut short."
         )
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go."""
+        return self.base
+
     async def list_models(self) -> list[str]:
         """Model ids from ``GET {base}/models``."""
         data = await self.get_json(f"{self.base}/models")
