@@ -118,12 +118,12 @@ class Message(models.Model):
         constraints = [
             # The unique index also serves "a chat's messages by position".
             models.UniqueConstraint(fields=["chat", "position"], name="message_unique_position"),
-        ]
-        indexes = [
-            models.Index(
-                fields=["status"],
-                name="message_streaming",
+            # At most one running generation per chat, enforced by the database across
+            # processes; the partial index also finds orphaned replies for the reaper.
+            models.UniqueConstraint(
+                fields=["chat"],
                 condition=models.Q(status="streaming"),
+                name="message_one_streaming_per_chat",
             ),
         ]
 

@@ -2,18 +2,226 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-from chat.models import Message
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from chat.backends.base import GenerationSummary
+from chat.errors import (
+    ChatBusy,
+    ContentTooLong,
+    InvalidContent,
+    MessageNotEditable,
+    NothingToRegenerate,
+)
+from chat.live import live_ids
+from chat.models import Chat, Message
+from chat.ownership import Owner
+from personas.models import Persona
+from personas.prompts import persona_greeting
+
+Status = Message.Status
+Role = Message.Role
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What starting a reply changed: the user message (if any), the new streaming reply,
+    and the ids of messages it removed."""
+
+    user: Message | None
+    reply: Message
+    removed: list[int] = field(default_factory=list)
+
+
+def clean_content(content: object) -> str:
+    """A user message's text, or InvalidContent / ContentTooLong."""
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidContent("A message needs some text.")
+    if len(content) > settings.MAX_MESSAGE_CHARS:
+        raise ContentTooLong(
+            f"That message is {len(content):,} characters; the limit is "
+            f"{settings.MAX_MESSAGE_CHARS:,}."
+        )
+    return content
+
+
+def chat_create(*, owner: Owner, persona: Persona, title: str = "") -> Chat:
+    """A new chat for this owner, opening with the persona's greeting."""
+    if not owner.is_known:
+        raise ValueError("A chat needs an owner.")
+    with transaction.atomic():
+        chat = Chat.objects.create(
+            user_id=owner.user_id,
+            session_key="" if owner.user_id else (owner.session_key or ""),
+            persona=persona,
+            title=title,
+        )
+        Message.objects.create(
+            chat=chat, role=Role.ASSISTANT, content=persona_greeting(persona), position=1
+        )
+    return chat
+
+
+def chat_rename(*, chat: Chat, title: object) -> Chat:
+    """Give the chat a new title (trimmed to 200 characters)."""
+    if not isinstance(title, str):
+        raise InvalidContent("A title must be text.")
+    chat.title = " ".join(title.split())[:200]
+    chat.save(update_fields=["title", "updated_at"])
+    return chat
+
+
+def chat_delete(*, chat: Chat) -> None:
+    """Delete the chat and all its messages."""
+    chat.delete()
 
 
 @transaction.atomic
+def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
+    """Empty the chat and start again from the persona's greeting."""
+    chat = _lock_idle_chat(chat_id)
+    chat.messages.all().delete()
+    greeting = Message.objects.create(
+        chat=chat, role=Role.ASSISTANT, content=persona_greeting(chat.persona), position=1
+    )
+    Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())
+    return [greeting]
+
+
+def turn_start(*, chat_id: uuid.UUID, content: object, backend: str, model: str) -> Turn:
+    """Save the user's message and the streaming reply to it in one step."""
+    content = clean_content(content)
+    with _one_generation_per_chat(), transaction.atomic():
+        chat = _lock_idle_chat(chat_id)
+        position = _last_position(chat) + 1
+        user, reply = Message.objects.bulk_create(
+            [
+                Message(chat=chat, role=Role.USER, content=content, position=position),
+                _streaming_reply(chat, position + 1, backend, model),
+            ]
+        )
+        _touch(chat)
+    return Turn(user=user, reply=reply)
+
+
+def turn_regenerate(*, chat_id: uuid.UUID, backend: str, model: str) -> Turn:
+    """Replace the last assistant reply with a new streaming one."""
+    with _one_generation_per_chat(), transaction.atomic():
+        chat = _lock_idle_chat(chat_id)
+        last = chat.messages.order_by("-position").first()
+        if last is None or last.role != Role.ASSISTANT or last.position == 1:
+            raise NothingToRegenerate("There is no reply to regenerate yet.")
+        removed = [last.pk]
+        last.delete()
+        reply = _streaming_reply(chat, last.position, backend, model)
+        reply.save()
+        _touch(chat)
+    return Turn(user=None, reply=reply, removed=removed)
+
+
+def turn_edit(
+    *, chat_id: uuid.UUID, message_id: object, content: object, backend: str, model: str
+) -> Turn:
+    """Change a user message, drop everything after it, and answer it again."""
+    content = clean_content(content)
+    with _one_generation_per_chat(), transaction.atomic():
+        chat = _lock_idle_chat(chat_id)
+        user = chat.messages.filter(pk=message_id if isinstance(message_id, int) else None).first()
+        if user is None or user.role != Role.USER:
+            raise MessageNotEditable("Only your own messages in this chat can be edited.")
+        later = chat.messages.filter(position__gt=user.position)
+        removed = list(later.values_list("pk", flat=True))
+        later.delete()
+        user.content = content
+        user.save(update_fields=["content"])
+        reply = _streaming_reply(chat, user.position + 1, backend, model)
+        reply.save()
+        _touch(chat)
+    return Turn(user=user, reply=reply, removed=removed)
+
+
+def reply_flush(*, message_id: int, content: str) -> None:
+    """Save the text written so far (called at most about once a second)."""
+    Message.objects.filter(pk=message_id, status=Status.STREAMING).update(content=content)
+
+
+def reply_finish(
+    *,
+    message_id: int,
+    content: str,
+    status: Message.Status,
+    summary: GenerationSummary | None = None,
+    error: str = "",
+) -> Message | None:
+    """Save the reply's final text, status, usage and timings; None if it was deleted."""
+    fields: dict[str, object] = {"content": content, "status": status, "error": error}
+    if summary is not None:
+        fields |= {
+            "model": summary.model,
+            "prompt_tokens": summary.prompt_tokens,
+            "completion_tokens": summary.completion_tokens,
+            "ttft_ms": summary.ttft_ms,
+            "duration_ms": summary.duration_ms,
+        }
+    Message.objects.filter(pk=message_id).update(**fields)
+    return Message.objects.filter(pk=message_id).first()
+
+
 def messages_reap_interrupted() -> int:
     """Mark replies left ``streaming`` by a process that died as ``interrupted``.
 
-    Their partial text is kept. Returns how many were marked.
+    A reply whose run still refreshes its live state (in Redis, or in this process) is
+    alive and kept. Partial text is kept. Returns how many were marked.
     """
-    return Message.objects.filter(status=Message.Status.STREAMING).update(
-        status=Message.Status.INTERRUPTED,
+    streaming = list(Message.objects.filter(status=Status.STREAMING).values_list("pk", flat=True))
+    orphans = set(streaming) - live_ids(streaming)
+    return Message.objects.filter(pk__in=orphans, status=Status.STREAMING).update(
+        status=Status.INTERRUPTED,
         error="The server stopped while this reply was being written.",
     )
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+@contextmanager
+def _one_generation_per_chat() -> Iterator[None]:
+    """Turn the database's one-streaming-reply constraint into ChatBusy (a lost race)."""
+    try:
+        yield
+    except IntegrityError:
+        raise ChatBusy("A reply is already being written in this chat.") from None
+
+
+def _lock_idle_chat(chat_id: uuid.UUID) -> Chat:
+    """Lock the chat row; ChatBusy if a reply is already streaming."""
+    chat = Chat.objects.select_for_update().select_related("persona").get(pk=chat_id)
+    if chat.messages.filter(status=Status.STREAMING).exists():
+        raise ChatBusy("A reply is already being written in this chat. Stop it first.")
+    return chat
+
+
+def _last_position(chat: Chat) -> int:
+    return chat.messages.aggregate(last=Max("position"))["last"] or 0
+
+
+def _streaming_reply(chat: Chat, position: int, backend: str, model: str) -> Message:
+    return Message(
+        chat=chat,
+        role=Role.ASSISTANT,
+        status=Status.STREAMING,
+        position=position,
+        backend=backend,
+        model=model,
+    )
+
+
+def _touch(chat: Chat) -> None:
+    Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())

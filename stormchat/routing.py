@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from chat.consumers import ChatConsumer
+
+# Any id reaches the consumer, so a malformed one is refused exactly like a missing chat.
+websocket_urlpatterns = [
+    path("ws/chats/<str:chat_id>/", ChatConsumer.as_asgi()),
+]

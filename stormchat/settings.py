@@ -80,8 +80,14 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the site read while a generation flushes; the timeout rides out short locks.
+    # IMMEDIATE transactions take the write lock up front, so concurrent turns queue
+    # instead of failing with "database is locked" when a read turns into a write.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -153,6 +159,20 @@ LLM_FIRST_TOKEN_TIMEOUT = env.float("LLM_FIRST_TOKEN_TIMEOUT", default=120.0)
 LLM_IDLE_TIMEOUT = env.float("LLM_IDLE_TIMEOUT", default=60.0)
 LLM_CONTEXT_TOKENS = env.int("LLM_CONTEXT_TOKENS", default=8192)
 LLM_NUM_CTX = env.int("LLM_NUM_CTX", default=0)
+
+# --- Streaming chat engine ------------------------------------------------------------
+# Deltas after the first are coalesced over this window into one `stream` event.
+STREAM_COALESCE_MS = env.int("STREAM_COALESCE_MS", default=40)
+# The reply text is written to the database at least this often while streaming.
+STREAM_FLUSH_SECONDS = env.float("STREAM_FLUSH_SECONDS", default=1.0)
+# Messages in the `welcome` snapshot; older ones come from GET /api/chats/<id>/?before=.
+SNAPSHOT_MESSAGES = env.int("SNAPSHOT_MESSAGES", default=50)
+# A connection whose unsent output exceeds this many bytes is dropped (slow reader);
+# it catches up from the snapshot when it reconnects.
+WS_MAX_BUFFERED_BYTES = env.int("WS_MAX_BUFFERED_BYTES", default=1_048_576)
+# The largest WebSocket frame accepted from a client, and the longest chat message.
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=65_536)
+MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
 
 LOGGING = {
     "version": 1,

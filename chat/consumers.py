@@ -1,0 +1,172 @@
+"""The WebSocket for one chat room, speaking the JSON protocol in docs/protocol.md."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat.errors import ChatError
+from chat.live import chat_group
+from chat.models import Chat
+from chat.ownership import Owner
+from chat.presenters import message_data
+from chat.runs import request_stop, start_reply
+from chat.selectors import chat_get_for_owner, chat_streaming_reply
+from chat.services import chat_clear
+from chat.snapshots import chat_snapshot
+from chat.turns import PreparedTurn, TurnKind, prepare_turn
+
+# Sent when the chat does not exist or is not the caller's: both look the same.
+CLOSE_NOT_FOUND = 4404
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """One connection to one chat. Generation runs elsewhere; this only relays."""
+
+    chat: Chat | None = None
+    group: str | None = None
+
+    async def connect(self) -> None:
+        """Accept the owner only; join the chat's group, then send the snapshot."""
+        owner = Owner.from_scope(self.scope)
+        chat_id = self.scope["url_route"]["kwargs"]["chat_id"]
+        self.chat = await database_sync_to_async(chat_get_for_owner)(chat_id=chat_id, owner=owner)
+        await self.accept()
+        if self.chat is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = chat_group(self.chat.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_json({"type": "welcome", **await chat_snapshot(self.chat)})
+
+    async def disconnect(self, code: int) -> None:
+        """Leave the group; any running reply carries on without us."""
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Decode one client frame and act on it; problems become ``error`` events."""
+        if self.chat is None:
+            return
+        raw = text_data if text_data is not None else bytes_data or b""
+        size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
+        if size > settings.WS_MAX_FRAME_BYTES:
+            await self.send_error(
+                "too_long", f"Frames are limited to {settings.WS_MAX_FRAME_BYTES:,} bytes."
+            )
+            return
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            await self.send_error("bad_json", "Frames must be JSON objects.")
+            return
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            await self.send_error("bad_request", 'Frames need a "type", such as "chat".')
+            return
+        action = self.actions.get(data["type"])
+        if action is None:
+            await self.send_error("unknown_type", f"Unknown type {data['type'][:40]!r}.")
+            return
+        try:
+            await action(self, data)
+        except ChatError as error:
+            await self.send_error(error.code, error.message)
+
+    # --- client actions -------------------------------------------------------------
+
+    async def on_chat(self, data: dict[str, Any]) -> None:
+        await self.begin("chat", content=data.get("content"))
+
+    async def on_regenerate(self, data: dict[str, Any]) -> None:
+        await self.begin("regenerate")
+
+    async def on_edit(self, data: dict[str, Any]) -> None:
+        await self.begin("edit", content=data.get("content"), message_id=data.get("message_id"))
+
+    async def on_stop(self, data: dict[str, Any]) -> None:
+        assert self.chat is not None
+        if await database_sync_to_async(chat_streaming_reply)(chat=self.chat) is None:
+            await self.send_error("not_streaming", "No reply is being written right now.")
+            return
+        await request_stop(self.chat.pk)
+
+    async def on_clear(self, data: dict[str, Any]) -> None:
+        assert self.chat is not None
+        messages = await database_sync_to_async(chat_clear)(chat_id=self.chat.pk)
+        await self.broadcast("chat.cleared", messages=[message_data(m) for m in messages])
+
+    async def on_ping(self, data: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    actions: dict[str, Callable[[ChatConsumer, dict[str, Any]], Awaitable[None]]] = {
+        "chat": on_chat,
+        "regenerate": on_regenerate,
+        "edit": on_edit,
+        "stop": on_stop,
+        "clear": on_clear,
+        "ping": on_ping,
+    }
+
+    async def begin(self, kind: TurnKind, **fields: object) -> None:
+        """Save the turn, tell every connection (``ack``), then start the reply."""
+        assert self.chat is not None
+        prepared: PreparedTurn = await database_sync_to_async(prepare_turn)(
+            kind=kind, chat_id=self.chat.pk, **fields
+        )
+        turn = prepared.turn
+        await self.broadcast(
+            "chat.ack",
+            message=message_data(turn.user) if turn.user else None,
+            reply=message_data(turn.reply),
+            removed=turn.removed,
+        )
+        start_reply(prepared)
+
+    # --- group events, rendered for this client -------------------------------------
+
+    async def chat_ack(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_stream(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_complete(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_error(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_cleared(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_title(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    # --- sending --------------------------------------------------------------------
+
+    async def broadcast(self, event_type: str, **fields: Any) -> None:
+        """Publish a format-neutral event to every connection to this chat."""
+        assert self.group is not None
+        await self.channel_layer.group_send(self.group, {"type": event_type, **fields})
+
+    async def relay(self, event: dict[str, Any]) -> None:
+        """Send a group event to this client as JSON, unless it has stopped reading."""
+        buffered = self.scope.get("stormchat.buffered_bytes")
+        if buffered is not None and buffered() > settings.WS_MAX_BUFFERED_BYTES:
+            # A client that stopped reading is dropped rather than buffered without
+            # bound; it catches up from the snapshot when it reconnects.
+            self.scope["stormchat.abort"]()
+            return
+        await self.send_json({**event, "type": event["type"].removeprefix("chat.")})
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, ensure_ascii=False))
+
+    async def send_error(self, code: str, message: str, **fields: Any) -> None:
+        """An ``error`` event for this client only; the socket stays open."""
+        await self.send_json({"type": "error", "code": code, "message": message, **fields})

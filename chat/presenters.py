@@ -1,0 +1,56 @@
+"""Plain-data shapes of chats, messages and personas for JSON clients and group events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat.models import Chat, Message
+from personas.models import Persona
+
+
+def persona_data(persona: Persona) -> dict[str, Any]:
+    """A persona as API clients see it (no prompts, no backend secrets)."""
+    return {
+        "slug": persona.slug,
+        "name": persona.name,
+        "epithet": persona.epithet,
+        "tagline": persona.tagline,
+        "avatar_url": persona.avatar_url,
+        "accent_color": persona.accent_color,
+    }
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """A message with its usage and timings where known."""
+    data: dict[str, Any] = {
+        "id": message.pk,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "position": message.position,
+        "created_at": message.created_at.isoformat(),
+    }
+    if message.role == Message.Role.ASSISTANT:
+        data |= {
+            "backend": message.backend,
+            "model": message.model,
+            "usage": {
+                "prompt_tokens": message.prompt_tokens,
+                "completion_tokens": message.completion_tokens,
+            },
+            "timings": {"ttft_ms": message.ttft_ms, "duration_ms": message.duration_ms},
+        }
+        if message.error:
+            data["error"] = message.error
+    return data
+
+
+def chat_data(chat: Chat) -> dict[str, Any]:
+    """A chat's header: id, title, persona and timestamps."""
+    return {
+        "id": str(chat.pk),
+        "title": chat.title,
+        "persona": persona_data(chat.persona),
+        "created_at": chat.created_at.isoformat(),
+        "updated_at": chat.updated_at.isoformat(),
+    }

@@ -1,0 +1,70 @@
+"""The prompt for a reply: persona first, then as many of the newest turns as fit.
+
+Budget: the backend's context window minus the reply's max_tokens and a safety margin.
+The persona's system prompt is never cut; if even the full persona text doesn't fit, the
+example dialogue goes first, then the scenario. Tokens are counted with the backend's
+tokenizer where there is one (the embedded model), otherwise estimated at one token per
+four characters plus a few tokens of per-message overhead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from chat.backends.base import Backend, ChatMessage, GenerationOptions
+from chat.models import Message
+from personas.models import Persona
+from personas.prompts import persona_system_text, render_macros
+
+PER_MESSAGE_OVERHEAD = 4
+SAFETY_MARGIN = 32
+
+
+def build_prompt(
+    *,
+    persona: Persona,
+    history: Sequence[Message],
+    backend: Backend,
+    options: GenerationOptions,
+) -> list[ChatMessage]:
+    """The messages to send: system text, then the newest turns that fit the budget."""
+    reserve = (options.max_tokens or 512) + SAFETY_MARGIN
+    budget = max(backend.context_window - reserve, 0)
+
+    def cost(text: str) -> int:
+        return backend.count_tokens(text) + PER_MESSAGE_OVERHEAD
+
+    system = _fitting_system_text(persona, budget, cost)
+    remaining = budget - cost(system)
+    turns: list[ChatMessage] = []
+    for message in reversed(history):
+        content = render_macros(message.content, char=persona.name)
+        needed = cost(content)
+        if needed > remaining and turns:
+            break
+        turns.append({"role": message.role, "content": content})
+        remaining -= needed
+    return [{"role": "system", "content": system}, *reversed(turns)]
+
+
+def _fitting_system_text(persona: Persona, budget: int, cost: Callable[[str], int]) -> str:
+    """The fullest persona text that fits: drop examples, then scenario, never the prompt."""
+    variants = [
+        persona_system_text(persona),
+        persona_system_text(_without(persona, "example_dialogue")),
+        persona_system_text(_without(persona, "example_dialogue", "scenario")),
+    ]
+    for text in variants[:-1]:
+        if cost(text) <= budget:
+            return text
+    return variants[-1]
+
+
+def _without(persona: Persona, *fields: str) -> Persona:
+    """A copy of the persona with these text fields blanked (never saved)."""
+    copy = Persona(
+        **{f.attname: getattr(persona, f.attname) for f in persona._meta.concrete_fields}
+    )
+    for name in blank:
+        setattr(copy, name, "")
+    return copy

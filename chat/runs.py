@@ -1,0 +1,188 @@
+"""A generation run: backend to group to database. No socket owns it.
+
+The run streams the reply from the backend, coalesces deltas (the first goes out at once,
+later ones in batches every STREAM_COALESCE_MS), keeps the live text and ``seq`` in the
+live store for snapshots, publishes each batch to the chat's group as one ``chat.stream``
+event, flushes the text to the database about once a second, and always ends with exactly
+one ``chat.complete`` event, sent after the final text is saved. A ``stop`` from any
+process reaches it through the chat's control group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from contextlib import aclosing
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+
+from chat.backends.base import GenerationSummary
+from chat.backends.errors import BackendError
+from chat.live import LiveReply, chat_group, control_group, live_delete, live_set
+from chat.models import Message
+from chat.presenters import message_data
+from chat.services import reply_finish, reply_flush
+from chat.turns import PreparedTurn
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 1.0
+
+# Strong references keep running tasks alive; they remove themselves when done.
+_running: dict[int, asyncio.Task[None]] = {}
+
+
+def start_reply(prepared: PreparedTurn) -> asyncio.Task[None]:
+    """Start writing the prepared reply in the background and return its task."""
+    run = ReplyRun(prepared)
+    task = asyncio.create_task(run.execute(), name=f"reply-{run.message_id}")
+    _running[run.message_id] = task
+    task.add_done_callback(lambda _task: _running.pop(run.message_id, None))
+    return task
+
+
+async def request_stop(chat_id: uuid.UUID) -> None:
+    """Ask the run writing this chat's reply, in whichever process, to stop."""
+    await get_channel_layer().group_send(control_group(chat_id), {"type": "run.stop"})
+
+
+class ReplyRun:
+    """One reply being written."""
+
+    def __init__(self, prepared: PreparedTurn) -> None:
+        self.prepared = prepared
+        self.chat_id = prepared.chat_id
+        self.message_id: int = prepared.turn.reply.pk
+        self.layer: BaseChannelLayer = get_channel_layer()
+        self.group = chat_group(self.chat_id)
+        self.text = ""
+        self.seq = 0
+        self.pending: list[str] = []
+        self.has_data = asyncio.Event()
+        self.finished = False
+        self.summary: GenerationSummary | None = None
+
+    async def execute(self) -> None:
+        """Run to the end, whatever happens, and finish the reply exactly once."""
+        control = await self.layer.new_channel()
+        await self.layer.group_add(control_group(self.chat_id), control)
+        generate = asyncio.create_task(self._generate())
+        stop = asyncio.create_task(self._wait_for_stop(control))
+        status, error = Message.Status.COMPLETE, None
+        try:
+            await asyncio.wait({generate, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not generate.done():
+                generate.cancel()
+                status = Message.Status.CANCELLED
+            await asyncio.gather(generate, return_exceptions=True)
+            if status != Message.Status.CANCELLED:
+                error = generate.exception()
+        finally:
+            stop.cancel()
+            await self.layer.group_discard(control_group(self.chat_id), control)
+        await self._finish(status, error)
+
+    async def _wait_for_stop(self, control: str) -> None:
+        while (await self.layer.receive(control)).get("type") != "run.stop":
+            pass
+
+    async def _generate(self) -> None:
+        """Read the backend into ``pending`` while the publisher sends batches."""
+        publisher = asyncio.create_task(self._publish_loop())
+        backend, prepared = self.prepared.backend, self.prepared
+        try:
+            async with aclosing(backend.stream(prepared.prompt, prepared.options)) as stream:
+                async for item in stream:
+                    if isinstance(item, GenerationSummary):
+                        self.summary = item
+                    else:
+                        self.pending.append(item)
+                        self.has_data.set()
+        finally:
+            self.finished = True
+            self.has_data.set()
+            await asyncio.shield(publisher)
+
+    async def _publish_loop(self) -> None:
+        """Publish the first delta at once, then one batch per coalescing window."""
+        loop = asyncio.get_running_loop()
+        window = settings.STREAM_COALESCE_MS / 1000
+        next_flush = loop.time() + settings.STREAM_FLUSH_SECONDS
+        while True:
+            try:
+                await asyncio.wait_for(self.has_data.wait(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                await live_set(LiveReply(self.message_id, self.text, self.seq))
+                continue
+            self.has_data.clear()
+            await self._publish()
+            if self.finished:
+                await self._publish()
+                return
+            if loop.time() >= next_flush:
+                next_flush = loop.time() + settings.STREAM_FLUSH_SECONDS
+                await database_sync_to_async(reply_flush)(
+                    message_id=self.message_id, content=self.text
+                )
+            await asyncio.sleep(window)
+
+    async def _publish(self) -> None:
+        if not self.pending:
+            return
+        delta = "".join(self.pending)
+        self.pending.clear()
+        self.text += delta
+        self.seq += 1
+        # Live state first: a client that joins the group after this send reads a
+        # snapshot that already includes the batch, and one that joined before gets it.
+        await live_set(LiveReply(self.message_id, self.text, self.seq))
+        await self.layer.group_send(
+            self.group,
+            {
+                "type": "chat.stream",
+                "message_id": self.message_id,
+                "seq": self.seq,
+                "content": delta,
+            },
+        )
+
+    async def _finish(self, status: Message.Status, error: BaseException | None) -> None:
+        """Save the final reply, then tell every connection: error (if any), then complete."""
+        error_text = ""
+        if error is not None:
+            status = Message.Status.FAILED
+            code, error_text = _describe(error)
+            await self.layer.group_send(
+                self.group,
+                {
+                    "type": "chat.error",
+                    "code": code,
+                    "message": error_text,
+                    "message_id": self.message_id,
+                },
+            )
+        saved = await database_sync_to_async(reply_finish)(
+            message_id=self.message_id,
+            content=self.text,
+            status=status,
+            summary=self.summary,
+            error=error_text,
+        )
+        await live_delete(self.message_id)
+        data: dict[str, Any] = (
+            message_data(saved)
+            if saved is not None
+            else {"id": self.message_id, "content": self.text, "status": status}
+        )
+        await self.layer.group_send(self.group, {"type": "chat.complete", "message": data})
+
+
+def _describe(error: BaseException) -> tuple[str, str]:
+    """The code and human message of a failed run; unexpected errors are logged."""
+    if isinstance(error, BackendError):
+        return error.code, error.message
+    logger.error("reply run failed", exc_info=error)
+    return "internal_error", "Something went wrong while writing this reply."

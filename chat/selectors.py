@@ -1,0 +1,80 @@
+"""Reads for chats and messages. Every chat read is scoped to its owner."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from chat.models import Chat, Message
+from chat.ownership import Owner
+
+
+def chat_get_for_owner(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
+    """The owner's chat with this id; None for a bad id, a missing chat or someone else's."""
+    try:
+        chat_uuid = uuid.UUID(str(chat_id))
+    except ValueError:
+        return None
+    return Chat.objects.owned_by(owner).select_related("persona").filter(pk=chat_uuid).first()
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    """One page of an owner's chats, newest first."""
+
+    chats: list[Chat]
+    has_more: bool
+    next_offset: int | None
+
+
+def chat_list_for_owner(
+    *, owner: Owner, offset: int = 0, limit: int = 20, query: str = ""
+) -> ChatPage:
+    """The owner's chats, most recently active first, optionally filtered by title or text."""
+    chats = Chat.objects.owned_by(owner).recent_first().select_related("persona")
+    if query:
+        matching = Message.objects.filter(content__icontains=query).values("chat_id")
+        chats = chats.filter(Q(title__icontains=query) | Q(pk__in=matching))
+    rows = list(chats[offset : offset + limit + 1])
+    has_more = len(rows) > limit
+    return ChatPage(rows[:limit], has_more, offset + limit if has_more else None)
+
+
+@dataclass(frozen=True)
+class MessageWindow:
+    """The newest messages of a chat (or those before a position), oldest first."""
+
+    messages: list[Message]
+    has_more: bool
+
+
+def chat_messages_window(*, chat: Chat, limit: int, before: int | None = None) -> MessageWindow:
+    """At most ``limit`` messages ending before ``before`` (or at the newest)."""
+    messages = Message.objects.filter(chat=chat)
+    if before is not None:
+        messages = messages.filter(position__lt=before)
+    rows = list(messages.order_by("-position")[: limit + 1])
+    return MessageWindow(list(reversed(rows[:limit])), len(rows) > limit)
+
+
+def chat_streaming_reply(*, chat: Chat) -> Message | None:
+    """The reply being written in this chat right now, if any."""
+    return Message.objects.filter(chat=chat, status=Message.Status.STREAMING).first()
+
+
+def prompt_history(*, chat: Chat, before_position: int, limit: int = 400) -> list[Message]:
+    """Turns that can go into a prompt, newest last: finished or partial text only."""
+    usable = [
+        Message.Status.COMPLETE,
+        Message.Status.CANCELLED,
+        Message.Status.INTERRUPTED,
+    ]
+    rows = (
+        Message.objects.filter(chat=chat, position__lt=before_position, status__in=usable)
+        .exclude(content="")
+        .order_by("-position")
+        .only("role", "content", "position")[:limit]
+    )
+    return list(reversed(rows))

@@ -1,0 +1,43 @@
+"""The ``welcome`` snapshot a connection gets after joining its chat's group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat.backends.registry import backend_for_persona
+from chat.live import live_get
+from chat.models import Chat, Message
+from chat.presenters import chat_data, message_data
+from chat.selectors import chat_messages_window
+
+
+def _stored_snapshot(chat: Chat) -> dict[str, Any]:
+    window = chat_messages_window(chat=chat, limit=settings.SNAPSHOT_MESSAGES)
+    backend, options = backend_for_persona(chat.persona)
+    return {
+        "chat": chat_data(chat),
+        "backend": backend.name,
+        "model": options.model,
+        "messages": [message_data(m) for m in window.messages],
+        "has_more": window.has_more,
+    }
+
+
+async def chat_snapshot(chat: Chat) -> dict[str, Any]:
+    """The chat, its persona and model, and its newest messages.
+
+    A reply still streaming carries its live text and the ``seq`` of the last batch
+    published, so the client applies only ``stream`` events with a higher ``seq``.
+    Older messages come from ``GET /api/chats/<id>/?before=<position>``.
+    """
+    snapshot = await database_sync_to_async(_stored_snapshot)(chat)
+    for message in snapshot["messages"]:
+        if message["status"] == Message.Status.STREAMING:
+            live = await live_get(message["id"])
+            message["seq"] = live.seq if live else 0
+            if live is not None:
+                message["content"] = live.text
+    return snapshot
