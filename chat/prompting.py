@@ -9,6 +9,7 @@ four characters plus a few tokens of per-message overhead.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
@@ -60,11 +61,9 @@ def _fitting_system_text(persona: Persona, budget: int, cost: Callable[[str], in
     return variants[-1]
 
 
-def _without(persona: Persona, *fields: str) -> Persona:
+def _without(persona: Persona, *blank: str) -> Persona:
     """A copy of the persona with these text fields blanked (never saved)."""
-    copy = Persona(
-        **{f.attname: getattr(persona, f.attname) for f in persona._meta.concrete_fields}
-    )
+    trimmed = copy.copy(persona)
     for name in blank:
-        setattr(copy, name, "")
-    return copy
+        setattr(trimmed, name, "")
+    return trimmed
