@@ -12,13 +12,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from channels.routing import ASGIApplication
-
 
 class BackpressureMiddleware:
     """Expose the socket's unsent byte count and a way to drop it."""
 
-    def __init__(self, app: ASGIApplication) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
