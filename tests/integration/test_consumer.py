@@ -1,0 +1,369 @@
+"""The chat consumer through the full ASGI stack, with a fake upstream LLM on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from chat.models import Chat, Message
+from tests.fakes.llm_server import Reply, openai_sse
+
+from .conftest import Connect, application, new_session_key, sse_reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TOKENS = ["Life", " before", " death", ".", " Strength", " before", " weakness", "."]
+
+
+async def stored(message_id: int) -> Message:
+    return await Message.objects.aget(pk=message_id)
+
+
+def joined(events: list[dict]) -> str:
+    return "".join(e["content"] for e in events if e["type"] == "stream")
+
+
+async def test_the_owner_gets_a_welcome_snapshot(
+    owned_chat: tuple[Chat, str], connect: Connect
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    welcome = await client.receive()
+    assert welcome["type"] == "welcome"
+    assert welcome["chat"]["id"] == str(chat.pk)
+    assert welcome["chat"]["persona"]["slug"] == "kaladin"
+    assert welcome["backend"] == "local"
+    assert welcome["model"]
+    assert [m["role"] for m in welcome["messages"]] == ["assistant"]
+    assert welcome["messages"][0]["content"].startswith("*Kaladin looks up")
+    assert welcome["has_more"] is False
+
+
+@pytest.mark.parametrize("who", ["stranger", "bad-id", "missing"])
+async def test_anyone_else_is_refused_with_4404_and_learns_nothing(
+    owned_chat: tuple[Chat, str], who: str
+) -> None:
+    chat, key = owned_chat
+    chat_id = {"stranger": chat.pk, "bad-id": "not-a-uuid", "missing": "0" * 32}[who]
+    session = await sync_to_async(new_session_key)() if who == "stranger" else key
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/chats/{chat_id}/",
+        headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={session}".encode())],
+    )
+    await communicator.connect()
+    output = await communicator.receive_output(5)
+    assert output == {"type": "websocket.close", "code": 4404}
+    await communicator.wait()
+
+
+async def test_a_foreign_origin_cannot_open_a_socket(owned_chat: tuple[Chat, str]) -> None:
+    chat, key = owned_chat
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/chats/{chat.pk}/",
+        headers=[(b"origin", b"https://evil.example"), (b"cookie", f"sessionid={key}".encode())],
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_a_turn_acks_streams_in_order_and_completes_after_saving(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    server = await llm(sse_reply(TOKENS, delay=0.01))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Hello, Captain")
+
+    events = await client.receive_until("complete")
+    ack, *streams, complete = events
+    assert ack["type"] == "ack"
+    assert ack["message"]["content"] == "Hello, Captain"
+    assert ack["message"]["role"] == "user"
+    assert ack["reply"]["status"] == "streaming"
+    assert ack["removed"] == []
+    assert {e["type"] for e in streams} == {"stream"}
+    assert [e["seq"] for e in streams] == list(range(1, len(streams) + 1))
+    assert streams[0]["content"] == TOKENS[0]  # the first delta is not held back
+    assert joined(streams) == "".join(TOKENS)
+
+    final = complete["message"]
+    assert final["status"] == "complete"
+    assert final["content"] == "".join(TOKENS)
+    assert final["usage"] == {"prompt_tokens": 11, "completion_tokens": len(TOKENS)}
+    assert final["timings"]["ttft_ms"] is not None
+    saved = await stored(final["id"])  # saved before complete was sent
+    assert (saved.status, saved.content, saved.backend) == ("complete", "".join(TOKENS), "openai")
+
+    prompt = server.requests[0].json()["messages"]
+    assert prompt[0]["role"] == "system"
+    assert prompt[0]["content"].startswith("You are Kaladin Stormblessed")
+    assert prompt[1]["role"] == "assistant"  # the greeting
+    assert prompt[-1] == {"role": "user", "content": "Hello, Captain"}
+
+
+async def test_deltas_are_coalesced_into_few_stream_events(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    tokens = [f" t{i}" for i in range(300)]
+    await llm(sse_reply(tokens, delay=0.001))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Count")
+    events = await client.receive_until("complete")
+    streams = [e for e in events if e["type"] == "stream"]
+    assert joined(streams) == "".join(tokens)
+    assert len(streams) < len(tokens) / 3
+
+
+async def test_stop_cancels_and_keeps_the_partial_text(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    server = await llm(sse_reply(TOKENS * 50, delay=0.05))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Tell me everything")
+    events = await client.receive_until("stream")
+    await client.send(type="stop")
+    events += await client.receive_until("complete")
+    complete = events[-1]["message"]
+    assert complete["status"] == "cancelled"
+    assert complete["content"] == joined(events)
+    assert 0 < len(complete["content"]) < len("".join(TOKENS * 50))
+    assert (await stored(complete["id"])).content == complete["content"]
+    await asyncio.wait_for(server.client_hung_up.wait(), 5)  # the upstream was closed
+
+
+async def test_a_backend_failure_mid_reply_sends_error_then_failed_complete(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    wire = openai_sse(TOKENS)
+    error = b'data: {"error": {"message": "GPU fell over"}}\n\n'
+    await llm(Reply(body=[*wire[:4], error]))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Hi")
+    events = await client.receive_until("complete")
+    types = [e["type"] for e in events]
+    assert types.index("error") < types.index("complete")
+    error_event = next(e for e in events if e["type"] == "error")
+    assert error_event["code"] == "backend_reported_error"
+    assert "GPU fell over" in error_event["message"]
+    final = events[-1]["message"]
+    assert final["status"] == "failed"
+    assert final["content"] == "".join(TOKENS[:3])
+    saved = await stored(final["id"])
+    assert saved.status == "failed"
+    assert "GPU fell over" in saved.error
+    assert await Message.objects.filter(chat=chat, role="user", content="Hi").aexists()
+
+
+async def test_a_backend_that_is_down_fails_cleanly_and_keeps_the_users_message(
+    owned_chat: tuple[Chat, str], connect: Connect, settings: object
+) -> None:
+    settings.LLM_BACKEND = "ollama"  # type: ignore[attr-defined]
+    settings.LLM_BASE_URL = "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Anyone there?")
+    events = await client.receive_until("complete")
+    assert [e["code"] for e in events if e["type"] == "error"] == ["backend_unreachable"]
+    assert events[-1]["message"]["status"] == "failed"
+    assert await Message.objects.filter(chat=chat, content="Anyone there?").aexists()
+    await client.send(type="ping")
+    assert (await client.receive())["type"] == "pong"
+
+
+async def test_a_second_message_while_streaming_is_refused(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    await llm(sse_reply(TOKENS, delay=0.05))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="One")
+    await client.receive_until("ack")
+    await client.send(type="chat", content="Two")
+    events = await client.receive_until("complete")
+    errors = [e for e in events if e["type"] == "error"]
+    assert [e["code"] for e in errors] == ["busy"]
+    assert [e["type"] for e in events if e["type"] == "ack"] == []
+    assert joined(events) in "".join(TOKENS)
+    assert not await Message.objects.filter(chat=chat, content="Two").aexists()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json at all", "bad_json"),
+        ("[1, 2, 3]", "bad_request"),
+        ('{"content": "no type"}', "bad_request"),
+        ('{"type": 7}', "bad_request"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "chat"}', "invalid_content"),
+        ('{"type": "chat", "content": "   "}', "invalid_content"),
+        ('{"type": "chat", "content": ["list"]}', "invalid_content"),
+        (json.dumps({"type": "chat", "content": "x" * 8001}), "too_long"),
+        (json.dumps({"type": "chat", "content": "x" * 70_000}), "too_long"),
+        ("[" * 40_000 + "]" * 40_000, "too_long"),
+        ("[" * 5000 + "]" * 5000, "bad_json"),
+        ('{"type": "edit", "message_id": 999999, "content": "x"}', "not_editable"),
+        ('{"type": "regenerate"}', "nothing_to_regenerate"),
+        ('{"type": "stop"}', "not_streaming"),
+    ],
+)
+async def test_bad_frames_get_error_events_and_the_socket_stays_open(
+    owned_chat: tuple[Chat, str], connect: Connect, frame: str, code: str
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.ws.send_to(text_data=frame)
+    error = await client.receive()
+    assert (error["type"], error["code"]) == ("error", code)
+    assert error["message"]
+    await client.send(type="ping")
+    assert (await client.receive())["type"] == "pong"
+
+
+async def test_binary_garbage_is_an_error_not_a_crash(
+    owned_chat: tuple[Chat, str], connect: Connect
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.ws.send_to(bytes_data=b"\xff\xfe\x00garbage")
+    assert (await client.receive())["code"] == "bad_json"
+
+
+async def test_regenerate_replaces_the_last_reply(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    await llm(sse_reply(TOKENS))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Hi")
+    first = (await client.receive_until("complete"))[-1]["message"]
+    await client.send(type="regenerate")
+    events = await client.receive_until("complete")
+    ack = events[0]
+    assert ack["type"] == "ack"
+    assert ack["message"] is None
+    assert ack["removed"] == [first["id"]]
+    assert events[-1]["message"]["content"] == "".join(TOKENS)
+    roles = [m.role async for m in Message.objects.filter(chat=chat).order_by("position")]
+    assert roles == ["assistant", "user", "assistant"]
+
+
+async def test_edit_rewrites_a_user_message_and_drops_what_followed(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    server = await llm(sse_reply(TOKENS))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="First question")
+    first = await client.receive_until("complete")
+    user_id, reply_id = first[0]["message"]["id"], first[-1]["message"]["id"]
+    await client.send(type="chat", content="Second question")
+    second = await client.receive_until("complete")
+    await client.send(type="edit", message_id=user_id, content="Better question")
+    events = await client.receive_until("complete")
+    ack = events[0]
+    assert ack["message"]["content"] == "Better question"
+    assert set(ack["removed"]) == {
+        reply_id,
+        second[0]["message"]["id"],
+        second[-1]["message"]["id"],
+    }
+    contents = [m.content async for m in Message.objects.filter(chat=chat).order_by("position")]
+    assert contents[1:] == ["Better question", "".join(TOKENS)]
+    assert server.requests[-1].json()["messages"][-1]["content"] == "Better question"
+
+
+async def test_clear_empties_the_chat_back_to_the_greeting(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    await llm(sse_reply(TOKENS))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Hi")
+    await client.receive_until("complete")
+    await client.send(type="clear")
+    cleared = await client.receive()
+    assert cleared["type"] == "cleared"
+    assert [m["role"] for m in cleared["messages"]] == ["assistant"]
+    assert await Message.objects.filter(chat=chat).acount() == 1
+
+
+async def test_two_tabs_see_the_same_reply(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    await llm(sse_reply(TOKENS, delay=0.02))  # type: ignore[operator]
+    chat, key = owned_chat
+    first, second = await connect(chat.pk, key), await connect(chat.pk, key)
+    await first.receive()
+    await second.receive()
+    await first.send(type="chat", content="Both of you")
+    seen_first = await first.receive_until("complete")
+    seen_second = await second.receive_until("complete")
+    assert seen_second[0]["type"] == "ack"
+    assert joined(seen_first) == joined(seen_second) == "".join(TOKENS)
+
+
+async def test_reconnecting_mid_stream_resumes_with_no_gap_or_duplicate(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    tokens = [f" w{i}" for i in range(60)]
+    await llm(sse_reply(tokens, delay=0.02))  # type: ignore[operator]
+    chat, key = owned_chat
+    first = await connect(chat.pk, key)
+    await first.receive()
+    await first.send(type="chat", content="Long story")
+    for _ in range(4):
+        await first.receive_until("stream")
+    await first.close()
+    await asyncio.sleep(0.15)  # deltas published while nobody is connected
+
+    second = await connect(chat.pk, key)
+    welcome = await second.receive()
+    live = welcome["messages"][-1]
+    assert live["status"] == "streaming"
+    assert live["seq"] > 0
+    text, seq = live["content"], live["seq"]
+    events = await second.receive_until("complete")
+    for event in events:
+        if event["type"] == "stream" and event["seq"] > seq:
+            assert event["seq"] == seq + 1
+            text, seq = text + event["content"], event["seq"]
+    final = events[-1]["message"]
+    assert text == final["content"] == "".join(tokens)
+    assert (await stored(final["id"])).content == text
+
+
+async def test_closing_the_socket_does_not_stop_the_reply(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    await llm(sse_reply(TOKENS, delay=0.02))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Then I leave")
+    reply_id = (await client.receive_until("ack"))[-1]["reply"]["id"]
+    await client.close()
+    async with asyncio.timeout(10):
+        while (await stored(reply_id)).status == "streaming":
+            await asyncio.sleep(0.05)
+    saved = await stored(reply_id)
+    assert (saved.status, saved.content) == ("complete", "".join(TOKENS))
