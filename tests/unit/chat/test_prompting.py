@@ -1,0 +1,68 @@
+"""The context budget: the persona first and whole, then the newest turns that fit."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.backends.base import BackendConfig, GenerationOptions
+from chat.backends.openai_compat import OpenAICompatBackend
+from chat.models import Message
+from chat.prompting import build_prompt
+from personas.models import Persona
+
+
+def backend(context_tokens: int) -> OpenAICompatBackend:
+    return OpenAICompatBackend(BackendConfig(name="openai", context_tokens=context_tokens))
+
+
+def turns(count: int, size: int = 400) -> list[Message]:
+    return [
+        Message(
+            role="user" if i % 2 else "assistant", content=f"turn {i} " + "x" * size, position=i
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+@pytest.mark.django_db
+def test_everything_fits_in_a_large_window(kaladin: Persona) -> None:
+    history = turns(6)
+    prompt = build_prompt(
+        persona=kaladin, history=history, backend=backend(100_000), options=GenerationOptions()
+    )
+    assert prompt[0]["role"] == "system"
+    assert "Scenario:" in prompt[0]["content"]
+    assert "Example dialogue" in prompt[0]["content"]
+    assert [m["content"] for m in prompt[1:]] == [m.content for m in history]
+
+
+@pytest.mark.django_db
+def test_only_the_newest_turns_that_fit_are_kept(kaladin: Persona) -> None:
+    history = turns(40)
+    options = GenerationOptions(max_tokens=200)
+    prompt = build_prompt(persona=kaladin, history=history, backend=backend(3000), options=options)
+    kept = [m["content"] for m in prompt[1:]]
+    assert 0 < len(kept) < 40
+    assert kept == [m.content for m in history[-len(kept) :]]  # a contiguous newest suffix
+    total = sum(len(m["content"]) // 4 + 5 for m in prompt)
+    assert total <= 3000 - 200
+
+
+@pytest.mark.django_db
+def test_the_system_prompt_is_never_cut(kaladin: Persona) -> None:
+    options = GenerationOptions(max_tokens=100)
+    prompt = build_prompt(persona=kaladin, history=turns(3), backend=backend(500), options=options)
+    system = prompt[0]["content"]
+    assert system.startswith(kaladin.system_prompt.strip()[:200])
+    assert kaladin.system_prompt.strip().splitlines()[-1] in system
+    assert "Example dialogue" not in system  # dropped before the prompt
+    assert prompt[-1]["content"] == turns(3)[-1].content  # the newest turn always goes
+
+
+@pytest.mark.django_db
+def test_macros_in_history_are_filled(kaladin: Persona) -> None:
+    history = [Message(role="user", content="Hello {{char}}", position=2)]
+    prompt = build_prompt(
+        persona=kaladin, history=history, backend=backend(10_000), options=GenerationOptions()
+    )
+    assert prompt[-1]["content"] == "Hello Kaladin"

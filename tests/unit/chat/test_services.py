@@ -1,0 +1,130 @@
+"""Writes: chats, turns and the reaper."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from chat.errors import ChatBusy, ContentTooLong, InvalidContent, NothingToRegenerate
+from chat.live import LiveReply, live_delete, live_set
+from chat.models import Chat, Message
+from chat.ownership import Owner
+from chat.services import (
+    chat_create,
+    messages_reap_interrupted,
+    turn_regenerate,
+    turn_start,
+)
+from personas.models import Persona
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[3]
+TARGET = {"backend": "openai", "model": "m"}
+
+
+@pytest.fixture
+def chat(kaladin: Persona) -> Chat:
+    return chat_create(owner=Owner(session_key="s" * 32), persona=kaladin)
+
+
+def test_a_turn_saves_the_user_message_and_a_streaming_reply(chat: Chat) -> None:
+    turn = turn_start(chat_id=chat.pk, content="Hello", **TARGET)
+    assert (turn.user.position, turn.reply.position) == (2, 3)
+    assert turn.reply.status == "streaming"
+    assert (turn.reply.backend, turn.reply.model) == ("openai", "m")
+    assert list(chat.messages.values_list("role", flat=True)) == ["assistant", "user", "assistant"]
+
+
+def test_only_one_reply_streams_per_chat(chat: Chat) -> None:
+    turn_start(chat_id=chat.pk, content="One", **TARGET)
+    with pytest.raises(ChatBusy):
+        turn_start(chat_id=chat.pk, content="Two", **TARGET)
+    with pytest.raises(ChatBusy):
+        turn_regenerate(chat_id=chat.pk, **TARGET)
+    assert not chat.messages.filter(content="Two").exists()
+
+
+def test_the_database_itself_forbids_two_streaming_replies(chat: Chat) -> None:
+    from django.db import IntegrityError, transaction
+
+    Message.objects.create(chat=chat, role="assistant", status="streaming", position=5)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.create(chat=chat, role="assistant", status="streaming", position=6)
+
+
+@pytest.mark.parametrize(("content", "error"), [("", InvalidContent), ("x" * 8001, ContentTooLong)])
+def test_bad_content_is_refused_before_anything_is_saved(
+    chat: Chat, content: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        turn_start(chat_id=chat.pk, content=content, **TARGET)
+    assert chat.messages.count() == 1
+
+
+def test_the_greeting_cannot_be_regenerated(chat: Chat) -> None:
+    with pytest.raises(NothingToRegenerate):
+        turn_regenerate(chat_id=chat.pk, **TARGET)
+
+
+def test_positions_keep_increasing_after_regenerate(chat: Chat) -> None:
+    turn = turn_start(chat_id=chat.pk, content="Hi", **TARGET)
+    Message.objects.filter(pk=turn.reply.pk).update(status="complete")
+    again = turn_regenerate(chat_id=chat.pk, **TARGET)
+    assert again.reply.position == turn.reply.position
+    assert again.removed == [turn.reply.pk]
+
+
+def test_the_reaper_interrupts_orphans_but_spares_live_replies(
+    chat: Chat, kaladin: Persona
+) -> None:
+    other = chat_create(owner=Owner(session_key="t" * 32), persona=kaladin)
+    orphan = turn_start(chat_id=chat.pk, content="Hi", **TARGET).reply
+    alive = turn_start(chat_id=other.pk, content="Hi", **TARGET).reply
+    Message.objects.filter(pk=orphan.pk).update(content="partial text")
+    asyncio.run(live_set(LiveReply(alive.pk, "so far", 3)))
+
+    assert messages_reap_interrupted() == 1
+    orphan.refresh_from_db()
+    alive.refresh_from_db()
+    assert (orphan.status, orphan.content) == ("interrupted", "partial text")
+    assert "server stopped" in orphan.error
+    assert alive.status == "streaming"
+    asyncio.run(live_delete(alive.pk))
+
+
+def test_reap_generations_command(chat: Chat) -> None:
+    turn_start(chat_id=chat.pk, content="Hi", **TARGET)
+    from io import StringIO
+
+    out = StringIO()
+    call_command("reap_generations", stdout=out)
+    assert "Marked 1 interrupted" in out.getvalue()
+
+
+def test_a_starting_server_reaps_orphans(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    run = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*run, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+    subprocess.run([*run, "seed_personas"], env=env, cwd=ROOT, check=True, capture_output=True)
+    setup = (
+        "import django; django.setup();"
+        "from chat.services import chat_create, turn_start; from chat.ownership import Owner;"
+        "from personas.models import Persona;"
+        "c = chat_create(owner=Owner(session_key='k'*32), persona=Persona.objects.first());"
+        "turn_start(chat_id=c.pk, content='hi', backend='local', model='m')"
+    )
+    check = (
+        "import stormchat.asgi; from chat.models import Message;"
+        "print(Message.objects.get(role='assistant', position=3).status)"
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "stormchat.settings"
+    subprocess.run([sys.executable, "-c", setup], env=env, cwd=ROOT, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", check], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "interrupted"
