@@ -1,0 +1,221 @@
+"""Two real daphne processes sharing PostgreSQL and Redis, each client on its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.fakes.llm_server import Reply, openai_sse, paced, serve_in_thread
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+TOKENS = [f" word{i}" for i in range(80)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def fake_backend() -> Iterator[str]:
+    """An OpenAI-compatible upstream streaming 80 tokens at about 40 per second."""
+    with serve_in_thread(Reply(body=paced(openai_sse(TOKENS), 0.025))) as server:
+        yield f"{server.url}/v1"
+
+
+@pytest.fixture(scope="module")
+def database(service_urls: dict[str, str]) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database just for these processes."""
+    name = f"stormchat_it_{uuid.uuid4().hex[:10]}"
+    admin = service_urls["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = service_urls["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    env = {**os.environ, "DATABASE_URL": url}
+    for command in (["migrate", "-v0"], ["seed_personas"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def daphne(port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A daphne process serving Stormchat on loopback, ready when its port answers."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "stormchat.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/personas/", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        process.stderr.read().decode() if process.stderr else ""
+                    ) from None
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def servers(
+    database: str, fake_backend: str, service_urls: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """Two daphne processes sharing the database and Redis."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "REDIS_URL": service_urls["REDIS_URL"],
+        "LLM_BACKEND": "openai",
+        "LLM_BASE_URL": fake_backend,
+        "LLM_MODEL": "fake-model",
+        "DEBUG": "1",
+    }
+    ports = free_port(), free_port()
+    with daphne(ports[0], env), daphne(ports[1], env):
+        yield f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"
+
+
+@pytest.fixture
+def session(servers: tuple[str, str]) -> tuple[str, str]:
+    """A new chat created over HTTP on the first process: its id and session cookie."""
+    with httpx.Client(base_url=f"http://{servers[0]}") as client:
+        client.get("/")
+        token = client.cookies["csrftoken"]
+        created = client.post(
+            "/api/chats/", json={"persona": "kaladin"}, headers={"X-CSRFToken": token}
+        )
+        assert created.status_code == 201, created.text
+        return created.json()["id"], client.cookies["sessionid"]
+
+
+async def open_socket(host: str, chat_id: str, cookie: str) -> ClientConnection:
+    ws = await connect(
+        f"ws://{host}/ws/chats/{chat_id}/",
+        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://{host}"},
+    )
+    welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome"
+    ws.welcome = welcome  # type: ignore[attr-defined]
+    return ws
+
+
+async def events_until(
+    ws: ClientConnection, kind: str, timeout: float = 20
+) -> list[dict[str, Any]]:
+    events = []
+    async with asyncio.timeout(timeout):
+        while True:
+            event = json.loads(await ws.recv())
+            events.append(event)
+            if event["type"] == kind:
+                return events
+
+
+def streamed(events: list[dict[str, Any]]) -> str:
+    return "".join(e["content"] for e in events if e["type"] == "stream")
+
+
+async def test_a_viewer_on_the_other_process_gets_every_token(
+    servers: tuple[str, str], session: tuple[str, str]
+) -> None:
+    chat_id, cookie = session
+    sender = await open_socket(servers[0], chat_id, cookie)
+    viewer = await open_socket(servers[1], chat_id, cookie)
+    await sender.send(json.dumps({"type": "chat", "content": "Hello across processes"}))
+    sent, seen = await asyncio.gather(
+        events_until(sender, "complete"), events_until(viewer, "complete")
+    )
+    assert streamed(seen) == streamed(sent) == "".join(TOKENS)
+    assert seen[0]["type"] == "ack"
+    assert seen[-1]["message"]["content"] == "".join(TOKENS)
+    await sender.close()
+    await viewer.close()
+
+
+async def test_reconnecting_to_the_other_process_mid_stream_ends_with_the_saved_reply(
+    servers: tuple[str, str], session: tuple[str, str]
+) -> None:
+    chat_id, cookie = session
+    sender = await open_socket(servers[0], chat_id, cookie)
+    await sender.send(json.dumps({"type": "chat", "content": "Tell me a long story"}))
+    for _ in range(5):
+        await events_until(sender, "stream")
+    await sender.close()
+    await asyncio.sleep(0.3)
+
+    again = await open_socket(servers[1], chat_id, cookie)
+    live = again.welcome["messages"][-1]  # type: ignore[attr-defined]
+    assert live["status"] == "streaming"
+    text, seq = live["content"], live["seq"]
+    assert seq > 0
+    for event in await events_until(again, "complete"):
+        if event["type"] == "stream" and event["seq"] > seq:
+            assert event["seq"] == seq + 1
+            text, seq = text + event["content"], event["seq"]
+    await again.close()
+
+    async with httpx.AsyncClient(
+        base_url=f"http://{servers[1]}", cookies={"sessionid": cookie}
+    ) as client:
+        saved = (await client.get(f"/api/chats/{chat_id}/")).json()["messages"][-1]
+    assert saved["status"] == "complete"
+    assert text == saved["content"] == "".join(TOKENS)
+
+
+async def test_stop_from_the_other_process_cancels_the_run(
+    servers: tuple[str, str], session: tuple[str, str]
+) -> None:
+    chat_id, cookie = session
+    sender = await open_socket(servers[0], chat_id, cookie)
+    other = await open_socket(servers[1], chat_id, cookie)
+    await sender.send(json.dumps({"type": "chat", "content": "Go on"}))
+    await events_until(other, "stream")
+    await other.send(json.dumps({"type": "stop"}))
+    complete = (await events_until(sender, "complete"))[-1]["message"]
+    assert complete["status"] == "cancelled"
+    assert 0 < len(complete["content"]) < len("".join(TOKENS))
+    await sender.close()
+    await other.close()
