@@ -219,3 +219,14 @@ async def test_stop_from_the_other_process_cancels_the_run(
     assert 0 < len(complete["content"]) < len("".join(TOKENS))
     await sender.close()
     await other.close()
+
+
+async def test_an_idle_connection_survives_past_redis_socket_timeouts(
+    servers: tuple[str, str], session: tuple[str, str]
+) -> None:
+    chat_id, cookie = session
+    ws = await open_socket(servers[1], chat_id, cookie)
+    await asyncio.sleep(7)  # redis-py 8's default socket timeout is 5 s
+    await ws.send(json.dumps({"type": "ping"}))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong"}
+    await ws.close()
