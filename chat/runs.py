@@ -93,14 +93,19 @@ class ReplyRun:
         """Read the backend into ``pending`` while the publisher sends batches."""
         publisher = asyncio.create_task(self._publish_loop())
         backend, prepared = self.prepared.backend, self.prepared
+        room = settings.MAX_REPLY_CHARS
         try:
             async with aclosing(backend.stream(prepared.prompt, prepared.options)) as stream:
                 async for item in stream:
                     if isinstance(item, GenerationSummary):
                         self.summary = item
-                    else:
-                        self.pending.append(item)
-                        self.has_data.set()
+                        continue
+                    # A runaway backend is cut off at MAX_REPLY_CHARS (closing upstream).
+                    self.pending.append(item[:room])
+                    self.has_data.set()
+                    room -= len(item)
+                    if room <= 0:
+                        break
         finally:
             self.finished = True
             self.has_data.set()
@@ -130,24 +135,21 @@ class ReplyRun:
             await asyncio.sleep(window)
 
     async def _publish(self) -> None:
+        """Send what is pending as one batch (split only if it is very large)."""
         if not self.pending:
             return
-        delta = "".join(self.pending)
+        text = "".join(self.pending)
         self.pending.clear()
-        self.text += delta
-        self.seq += 1
-        # Live state first: a client that joins the group after this send reads a
-        # snapshot that already includes the batch, and one that joined before gets it.
-        await live_set(LiveReply(self.message_id, self.text, self.seq))
-        await self.layer.group_send(
-            self.group,
-            {
-                "type": "chat.stream",
-                "message_id": self.message_id,
-                "seq": self.seq,
-                "content": delta,
-            },
-        )
+        size = settings.STREAM_MAX_BATCH_CHARS
+        for start in range(0, len(text), size):
+            delta = text[start : start + size]
+            self.text += delta
+            self.seq += 1
+            # Live state first: a client that joins the group after this send reads a
+            # snapshot that already includes the batch, and one that joined before gets it.
+            await live_set(LiveReply(self.message_id, self.text, self.seq))
+            event = {"type": "chat.stream", "message_id": self.message_id, "seq": self.seq}
+            await self.layer.group_send(self.group, {**event, "content": delta})
 
     async def _finish(self, status: Message.Status, error: BaseException | None) -> None:
         """Save the final reply, then tell every connection: error (if any), then complete."""

@@ -50,13 +50,22 @@ class MessageWindow:
     has_more: bool
 
 
-def chat_messages_window(*, chat: Chat, limit: int, before: int | None = None) -> MessageWindow:
-    """At most ``limit`` messages ending before ``before`` (or at the newest)."""
+def chat_messages_window(
+    *, chat: Chat, limit: int, before: int | None = None, max_chars: int | None = None
+) -> MessageWindow:
+    """At most ``limit`` messages ending before ``before`` (or at the newest), and no more
+    than about ``max_chars`` of text (always at least one message)."""
     messages = Message.objects.filter(chat=chat)
     if before is not None:
         messages = messages.filter(position__lt=before)
     rows = list(messages.order_by("-position")[: limit + 1])
-    return MessageWindow(list(reversed(rows[:limit])), len(rows) > limit)
+    kept, chars = [], 0
+    for row in rows[:limit]:
+        chars += len(row.content)
+        if kept and max_chars is not None and chars > max_chars:
+            break
+        kept.append(row)
+    return MessageWindow(list(reversed(kept)), len(rows) > len(kept))
 
 
 def chat_streaming_reply(*, chat: Chat) -> Message | None:

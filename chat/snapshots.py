@@ -15,7 +15,9 @@ from chat.selectors import chat_messages_window
 
 
 def _stored_snapshot(chat: Chat) -> dict[str, Any]:
-    window = chat_messages_window(chat=chat, limit=settings.SNAPSHOT_MESSAGES)
+    window = chat_messages_window(
+        chat=chat, limit=settings.SNAPSHOT_MESSAGES, max_chars=settings.SNAPSHOT_MAX_CHARS
+    )
     backend, options = backend_for_persona(chat.persona)
     return {
         "chat": chat_data(chat),

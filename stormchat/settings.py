@@ -179,10 +179,17 @@ LLM_NUM_CTX = env.int("LLM_NUM_CTX", default=0)
 # --- Streaming chat engine ------------------------------------------------------------
 # Deltas after the first are coalesced over this window into one `stream` event.
 STREAM_COALESCE_MS = env.int("STREAM_COALESCE_MS", default=40)
+# A batch larger than this many characters is split into several `stream` events, and a
+# reply stops at MAX_REPLY_CHARS, so no frame nears daphne's 1 MB message limit whatever a
+# backend sends.
+STREAM_MAX_BATCH_CHARS = env.int("STREAM_MAX_BATCH_CHARS", default=16_000)
+MAX_REPLY_CHARS = env.int("MAX_REPLY_CHARS", default=200_000)
 # The reply text is written to the database at least this often while streaming.
 STREAM_FLUSH_SECONDS = env.float("STREAM_FLUSH_SECONDS", default=1.0)
 # Messages in the `welcome` snapshot; older ones come from GET /api/chats/<id>/?before=.
 SNAPSHOT_MESSAGES = env.int("SNAPSHOT_MESSAGES", default=50)
+# ...and at most about this many characters of message text (at least the newest message).
+SNAPSHOT_MAX_CHARS = env.int("SNAPSHOT_MAX_CHARS", default=400_000)
 # A connection whose unsent output exceeds this many bytes is dropped (slow reader);
 # it catches up from the snapshot when it reconnects.
 WS_MAX_BUFFERED_BYTES = env.int("WS_MAX_BUFFERED_BYTES", default=1_048_576)

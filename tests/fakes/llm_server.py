@@ -94,7 +94,9 @@ class FakeLLMServer:
                 return False
             head = [f"HTTP/1.1 {reply.status} X", f"Content-Type: {reply.content_type}"]
             head += [f"{k}: {v}" for k, v in reply.headers.items()]
-            head.append("Transfer-Encoding: chunked")
+            # One request per connection: the hang-up watcher reads from the socket, so
+            # keeping it alive could swallow the start of the next request.
+            head += ["Transfer-Encoding: chunked", "Connection: close"]
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
             for piece in reply.body:
                 if hangup.done():
@@ -111,7 +113,7 @@ class FakeLLMServer:
             writer.write(b"0\r\n\r\n")
             await writer.drain()
             self.finished_replies += 1
-            return True
+            return False
         finally:
             hangup.cancel()
 

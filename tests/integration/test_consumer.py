@@ -367,3 +367,37 @@ async def test_closing_the_socket_does_not_stop_the_reply(
             await asyncio.sleep(0.05)
     saved = await stored(reply_id)
     assert (saved.status, saved.content) == ("complete", "".join(TOKENS))
+
+
+async def test_a_runaway_reply_is_cut_at_the_limit_and_upstream_closed(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object, settings: object
+) -> None:
+    settings.MAX_REPLY_CHARS = 50  # type: ignore[attr-defined]
+    settings.STREAM_MAX_BATCH_CHARS = 7  # type: ignore[attr-defined]
+    server = await llm(sse_reply(["abcdefghijkl"] * 100, delay=0.01))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Go")
+    events = await client.receive_until("complete")
+    streams = [e for e in events if e["type"] == "stream"]
+    assert max(len(e["content"]) for e in streams) <= 7
+    assert [e["seq"] for e in streams] == list(range(1, len(streams) + 1))
+    final = events[-1]["message"]
+    assert final["status"] == "complete"
+    assert final["content"] == ("abcdefghijkl" * 5)[:50] == joined(streams)
+    await asyncio.wait_for(server.client_hung_up.wait(), 5)
+
+
+async def test_the_snapshot_is_bounded_however_long_the_chat(
+    owned_chat: tuple[Chat, str], connect: Connect, settings: object
+) -> None:
+    settings.SNAPSHOT_MAX_CHARS = 10_000  # type: ignore[attr-defined]
+    chat, key = owned_chat
+    await Message.objects.abulk_create(
+        Message(chat=chat, role="user", content="y" * 3000, position=p) for p in range(2, 40)
+    )
+    client = await connect(chat.pk, key)
+    welcome = await client.receive()
+    assert [m["position"] for m in welcome["messages"]] == [37, 38, 39]
+    assert welcome["has_more"] is True

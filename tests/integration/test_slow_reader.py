@@ -1,0 +1,98 @@
+"""A client that stops reading is dropped, not buffered without bound (real daphne)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.fakes.llm_server import Reply, openai_sse, serve_in_thread
+
+from .servers import daphne, free_port
+
+pytestmark = pytest.mark.slow
+TOKENS = ["x" * 3995 + f"{i:05d}" for i in range(50)]  # 200,000 characters per reply
+TURNS = 30  # about 6 MB in all: more than the kernel's socket buffers can hold
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    database = Path(tmp_path_factory.mktemp("slow")) / "db.sqlite3"
+    with serve_in_thread(Reply(body=openai_sse(TOKENS))) as upstream:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"REDIS_URL", "DATABASE_URL"}
+        }
+        env |= {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "LLM_BACKEND": "openai",
+            "LLM_BASE_URL": f"{upstream.url}/v1",
+            "WS_MAX_BUFFERED_BYTES": "262144",
+            "WS_MAX_FRAME_BYTES": "65536",
+        }
+        import subprocess
+        import sys
+
+        root = Path(__file__).resolve().parents[2]
+        for command in (["migrate", "-v0"], ["seed_personas"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                env=env,
+                cwd=root,
+                check=True,
+                capture_output=True,
+            )
+        port = free_port()
+        with daphne(port, env):
+            yield f"127.0.0.1:{port}"
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_the_server_carries_on(
+    server: str,
+) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{server}") as client:
+        await client.get("/")
+        created = await client.post(
+            "/api/chats/",
+            json={"persona": "kaladin"},
+            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        chat_id, cookie = created.json()["id"], client.cookies["sessionid"]
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://{server}"}
+    url = f"ws://{server}/ws/chats/{chat_id}/"
+
+    # A tiny receive buffer and a tiny frame queue: this client soon stops reading.
+    sock = socket.create_connection(server.split(":"))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow = await connect(url, additional_headers=headers, sock=sock, max_queue=1, max_size=None)
+    await slow.send(json.dumps({"type": "chat", "content": "Tell me everything"}))
+    await asyncio.sleep(0.2)
+
+    watcher = await connect(url, additional_headers=headers, max_size=None)
+    assert json.loads(await watcher.recv())["type"] == "welcome"
+    for turn in range(TURNS):
+        if turn:
+            await watcher.send(json.dumps({"type": "regenerate"}))
+        final = None
+        async with asyncio.timeout(60):
+            while final is None:
+                event = json.loads(await watcher.recv())
+                if event["type"] == "complete":
+                    final = event["message"]
+        assert final["status"] == "complete"
+        assert final["content"] == "".join(TOKENS)
+
+    with pytest.raises(ConnectionClosed):  # the slow client was cut off, not buffered for
+        async with asyncio.timeout(30):
+            while True:
+                await slow.recv()
+    await watcher.close()
