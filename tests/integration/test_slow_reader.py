@@ -73,14 +73,12 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_server_carries_on(
     sock = socket.create_connection(server.split(":"))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow = await connect(url, additional_headers=headers, sock=sock, max_queue=1, max_size=None)
-    await slow.send(json.dumps({"type": "chat", "content": "Tell me everything"}))
-    await asyncio.sleep(0.2)
 
     watcher = await connect(url, additional_headers=headers, max_size=None)
     assert json.loads(await watcher.recv())["type"] == "welcome"
     for turn in range(TURNS):
-        if turn:
-            await watcher.send(json.dumps({"type": "regenerate"}))
+        request = {"type": "regenerate"} if turn else {"type": "chat", "content": "Go on"}
+        await watcher.send(json.dumps(request))
         final = None
         async with asyncio.timeout(60):
             while final is None:
