@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -13,8 +14,10 @@ from django.conf import settings
 from chat.errors import ChatError
 from chat.live import chat_group
 from chat.models import Chat
+from chat.notify import chat_listed, owner_group
 from chat.ownership import Owner
 from chat.presenters import message_data
+from chat.rendering import HtmlRenderer
 from chat.runs import request_stop, start_reply
 from chat.selectors import chat_get_for_owner, chat_streaming_reply
 from chat.services import chat_clear
@@ -30,6 +33,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     chat: Chat | None = None
     group: str | None = None
+    groups_joined: tuple[str, ...] = ()
+    # None speaks the JSON protocol; the browser page asks for HTML (?format=html).
+    renderer: HtmlRenderer | None = None
 
     async def connect(self) -> None:
         """Accept the owner only; join the chat's group, then send the snapshot."""
@@ -41,13 +47,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.group = chat_group(self.chat.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.send_json({"type": "welcome", **await chat_snapshot(self.chat)})
+        groups = [self.group]
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if query.get("format") == ["html"]:
+            self.renderer = HtmlRenderer(self.chat, owner)
+            groups.append(owner_group(owner))  # the page's history list updates live
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = tuple(groups)
+        await self.deliver("welcome", await chat_snapshot(self.chat))
 
     async def disconnect(self, code: int) -> None:
-        """Leave the group; any running reply carries on without us."""
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        """Leave the groups; any running reply carries on without us."""
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Decode one client frame and act on it; problems become ``error`` events."""
@@ -124,7 +137,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             message=message_data(turn.user) if turn.user else None,
             reply=message_data(turn.reply),
             removed=turn.removed,
+            edited=kind == "edit",
         )
+        await chat_listed(prepared.owner, prepared.chat_id)
         start_reply(prepared)
 
     # --- group events, rendered for this client -------------------------------------
@@ -147,22 +162,38 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_title(self, event: dict[str, Any]) -> None:
         await self.relay(event)
 
+    async def chat_listed(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_unlisted(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
     # --- sending --------------------------------------------------------------------
 
     async def broadcast(self, event_type: str, **fields: Any) -> None:
         """Publish a format-neutral event to every connection to this chat."""
-        assert self.group is not None
         await self.channel_layer.group_send(self.group, {"type": event_type, **fields})
 
     async def relay(self, event: dict[str, Any]) -> None:
-        """Send a group event to this client as JSON, unless it has stopped reading."""
+        """Send a group event to this client, unless it has stopped reading."""
         buffered = self.scope.get("stormchat.buffered_bytes")
         if buffered is not None and buffered() > settings.WS_MAX_BUFFERED_BYTES:
             # A client that stopped reading is dropped rather than buffered without
             # bound; it catches up from the snapshot when it reconnects.
             self.scope["stormchat.abort"]()
             return
-        await self.send_json({**event, "type": event["type"].removeprefix("chat.")})
+        kind = event["type"].removeprefix("chat.")
+        await self.deliver(kind, {k: v for k, v in event.items() if k != "type"})
+
+    async def deliver(self, kind: str, payload: dict[str, Any]) -> None:
+        """Render an event for this client: JSON, or HTML for the browser page."""
+        if self.renderer is None:
+            if kind not in ("listed", "unlisted"):
+                await self.send_json({"type": kind, **payload})
+            return
+        html = await self.renderer.render(kind, payload)
+        if html is not None:
+            await self.send(text_data=html)
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, ensure_ascii=False))

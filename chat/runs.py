@@ -26,6 +26,7 @@ from chat.live import LiveReply, chat_group, control_group, live_delete, live_se
 from chat.models import Message
 from chat.presenters import message_data
 from chat.services import reply_finish, reply_flush
+from chat.titles import title_chat
 from chat.turns import PreparedTurn
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ HEARTBEAT_SECONDS = 1.0
 
 # Strong references keep running tasks alive; they remove themselves when done.
 _running: dict[int, asyncio.Task[None]] = {}
+_background: set[asyncio.Task[str]] = set()
 
 
 def start_reply(prepared: PreparedTurn) -> asyncio.Task[None]:
@@ -180,6 +182,24 @@ class ReplyRun:
             else {"id": self.message_id, "content": self.text, "status": status}
         )
         await self.layer.group_send(self.group, {"type": "chat.complete", "message": data})
+        if self.prepared.wants_title and status == Message.Status.COMPLETE and self.text:
+            self._title_later()
+
+    def _title_later(self) -> None:
+        """Title the chat in the background; the reply is already complete."""
+        prepared, user = self.prepared, self.prepared.turn.user
+        task = asyncio.create_task(
+            title_chat(
+                chat_id=self.chat_id,
+                owner=prepared.owner,
+                backend=prepared.backend,
+                model=prepared.options.model,
+                user_text=user.content if user else "",
+                reply_text=self.text,
+            )
+        )
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
 
 def _describe(error: BaseException) -> tuple[str, str]:

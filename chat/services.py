@@ -78,6 +78,12 @@ def chat_rename(*, chat: Chat, title: object) -> Chat:
     return chat
 
 
+def chat_set_title_if_untitled(*, chat_id: uuid.UUID, title: str) -> bool:
+    """Give a chat its automatic title, unless it has one (a rename always wins)."""
+    title = " ".join(title.split())[:200]
+    return bool(title) and bool(Chat.objects.filter(pk=chat_id, title="").update(title=title))
+
+
 def chat_delete(*, chat: Chat) -> None:
     """Delete the chat and all its messages."""
     chat.delete()
@@ -133,7 +139,7 @@ def turn_edit(
     content = clean_content(content)
     with _one_generation_per_chat(), transaction.atomic():
         chat = _lock_idle_chat(chat_id)
-        user = chat.messages.filter(pk=message_id if isinstance(message_id, int) else None).first()
+        user = chat.messages.filter(pk=_as_id(message_id)).first() if _as_id(message_id) else None
         if user is None or user.role != Role.USER:
             raise MessageNotEditable("Only your own messages in this chat can be edited.")
         later = chat.messages.filter(position__gt=user.position)
@@ -198,6 +204,17 @@ def _one_generation_per_chat() -> Iterator[None]:
         yield
     except IntegrityError:
         raise ChatBusy("A reply is already being written in this chat.") from None
+
+
+def _as_id(value: object) -> int | None:
+    """A message id from JSON (a number, or digits from an HTML form), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def _lock_idle_chat(chat_id: uuid.UUID) -> Chat:

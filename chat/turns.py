@@ -9,6 +9,7 @@ from typing import Literal
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.backends.registry import backend_for_persona
 from chat.models import Chat
+from chat.ownership import Owner
 from chat.prompting import build_prompt
 from chat.selectors import prompt_history
 from chat.services import Turn, turn_edit, turn_regenerate, turn_start
@@ -21,10 +22,13 @@ class PreparedTurn:
     """A saved turn, ready to generate: the reply to write and what to send the model."""
 
     chat_id: uuid.UUID
+    owner: Owner
     turn: Turn
     backend: Backend
     options: GenerationOptions
     prompt: list[ChatMessage]
+    # The first exchange of an untitled chat gets a title once the reply completes.
+    wants_title: bool = False
 
 
 def prepare_turn(
@@ -35,7 +39,8 @@ def prepare_turn(
     message_id: object = None,
 ) -> PreparedTurn:
     """Save the turn (raising ChatError subclasses), then build its prompt. Blocking."""
-    persona = Chat.objects.select_related("persona").get(pk=chat_id).persona
+    chat = Chat.objects.select_related("persona").get(pk=chat_id)
+    persona = chat.persona
     backend, options = backend_for_persona(persona)
     target = {"backend": backend.name, "model": options.model}
     if kind == "chat":
@@ -51,4 +56,5 @@ def prepare_turn(
         )
     history = prompt_history(chat=turn.reply.chat, before_position=turn.reply.position)
     prompt = build_prompt(persona=persona, history=history, backend=backend, options=options)
-    return PreparedTurn(chat_id, turn, backend, options, prompt)
+    first_exchange = turn.user is not None and not chat.title and len(history) <= 2
+    return PreparedTurn(chat_id, chat.owner, turn, backend, options, prompt, first_exchange)

@@ -8,6 +8,12 @@ from chat import api, health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("chats/new/", views.chat_new, name="chat-new"),
+    path("chats/list/", views.chat_list, name="chat-list"),
+    path("chats/<str:chat_id>/", views.chat_page, name="chat-page"),
+    path("chats/<str:chat_id>/older/", views.chat_older_messages, name="chat-older"),
+    path("chats/<str:chat_id>/rename/", views.chat_rename_view, name="chat-rename"),
+    path("chats/<str:chat_id>/delete/", views.chat_delete_view, name="chat-delete"),
     path("health", health.health, name="health"),
     path("api/personas/", api.personas, name="api-personas"),
     path("api/chats/", api.chats, name="api-chats"),

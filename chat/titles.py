@@ -1,0 +1,85 @@
+"""Automatic chat titles: a small separate prompt after the first exchange.
+
+The backend is asked for a title of at most six words. If it fails, times out or answers
+with nothing usable, the title falls back to the first words of the user's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from chat.backends.base import Backend, GenerationOptions, GenerationSummary
+from chat.backends.errors import BackendError
+from chat.live import chat_group
+from chat.notify import chat_listed
+from chat.ownership import Owner
+from chat.services import chat_set_title_if_untitled
+
+MAX_WORDS = 6
+# Straight and typographic quotes, and Markdown emphasis, that models wrap titles in.
+QUOTES = "\"'*#`\u201c\u201d\u2018\u2019"
+TITLE_TIMEOUT_SECONDS = 20
+
+
+def fallback_title(user_text: str) -> str:
+    """The first words of the user's message."""
+    words = re.sub(r"[*_`#>\[\]]", "", user_text).split()
+    return " ".join(words[:MAX_WORDS]) or "New chat"
+
+
+def clean_title(raw: str) -> str:
+    """The model's answer as a title: first line, no quotes or labels, at most six words."""
+    line = next((part for part in raw.strip().splitlines() if part.strip()), "")
+    line = re.sub(r"^\s*(title\s*:)\s*", "", line, flags=re.IGNORECASE)
+    line = line.strip().strip(QUOTES).rstrip(".!?:;,")
+    return " ".join(line.split()[:MAX_WORDS])
+
+
+async def ask_for_title(backend: Backend, model: str, user_text: str, reply_text: str) -> str:
+    """Ask the backend for a short title; empty if it gives nothing usable."""
+    prompt = [
+        {"role": "system", "content": "You name conversations. Answer with the title only."},
+        {
+            "role": "user",
+            "content": (
+                f"Write a title of at most {MAX_WORDS} words for this conversation.\n\n"
+                f"User: {user_text[:1000]}\nAssistant: {reply_text[:1000]}\n\nTitle:"
+            ),
+        },
+    ]
+    options = GenerationOptions(model=model, temperature=0.2, max_tokens=20)
+    parts: list[str] = []
+    async for item in backend.stream(prompt, options):
+        if not isinstance(item, GenerationSummary):
+            parts.append(item)
+    return clean_title("".join(parts))
+
+
+async def title_chat(
+    *,
+    chat_id: uuid.UUID,
+    owner: Owner,
+    backend: Backend,
+    model: str,
+    user_text: str,
+    reply_text: str,
+) -> str:
+    """Title an untitled chat and tell its pages; returns the title it chose."""
+    try:
+        title = await asyncio.wait_for(
+            ask_for_title(backend, model, user_text, reply_text), TITLE_TIMEOUT_SECONDS
+        )
+    except (BackendError, TimeoutError):
+        title = ""
+    if len(title) < 2:
+        title = fallback_title(user_text)
+    if await database_sync_to_async(chat_set_title_if_untitled)(chat_id=chat_id, title=title):
+        event = {"type": "chat.title", "chat_id": str(chat_id), "title": title}
+        await get_channel_layer().group_send(chat_group(chat_id), event)
+        await chat_listed(owner, chat_id)
+    return title
