@@ -1,0 +1,171 @@
+/* Stormchat page behaviour. No inline script anywhere: the CSP forbids it.
+ * htmx and its ws extension do the talking; this file adds the keyboard, the draft,
+ * the connection badge, streaming state, edit and rename toggles, and the debug panel. */
+(function () {
+  "use strict";
+
+  const page = document.querySelector(".chat-main");
+  const composer = document.getElementById("composer");
+  const input = document.getElementById("composer-input");
+  const stopButton = document.getElementById("stop-button");
+  const messages = document.getElementById("messages");
+  const badge = document.getElementById("connection-badge");
+  const coarsePointer = window.matchMedia("(pointer: coarse)").matches;
+
+  /* ---- the composer: Enter sends, Shift+Enter (or Enter on touch) adds a line ---- */
+  if (composer && input && page) {
+    const draftKey = "stormchat:draft:" + page.dataset.chatId;
+    input.value = localStorage.getItem(draftKey) || "";
+    const autosize = () => {
+      input.style.height = "auto";
+      input.style.height = Math.min(input.scrollHeight, 240) + "px";
+    };
+    autosize();
+    input.addEventListener("input", () => {
+      localStorage.setItem(draftKey, input.value);
+      autosize();
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !coarsePointer && !event.isComposing) {
+        event.preventDefault();
+        if (input.value.trim()) composer.requestSubmit();
+      }
+    });
+    // The ws extension queues the message while the socket is down and sends it on
+    // reconnect, so the text can be cleared once it is handed over.
+    composer.addEventListener("htmx:wsConfigSend", (event) => {
+      if (!input.value.trim()) {
+        event.preventDefault();
+        return;
+      }
+      setTimeout(() => {
+        input.value = "";
+        localStorage.removeItem(draftKey);
+        autosize();
+      }, 0);
+      log("send", "chat");
+    });
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.dataset.streaming === "true" && stopButton) {
+      stopButton.click();
+    }
+  });
+
+  /* ---- connection badge ---- */
+  let everOpened = false;
+  const setBadge = (state) => {
+    if (!badge) return;
+    badge.dataset.state = state;
+    badge.textContent = state;
+  };
+  document.body.addEventListener("htmx:wsConnecting", () => {
+    setBadge(everOpened ? "reconnecting" : "connecting");
+    log(everOpened ? "reconnect" : "connect", "");
+  });
+  document.body.addEventListener("htmx:wsOpen", () => {
+    everOpened = true;
+    setBadge("connected");
+    log("open", "");
+  });
+  document.body.addEventListener("htmx:wsClose", (event) => {
+    const code = event.detail && event.detail.event ? event.detail.event.code : "";
+    setBadge(navigator.onLine ? "reconnecting" : "offline");
+    log("close", String(code));
+  });
+  window.addEventListener("offline", () => setBadge("offline"));
+
+  /* ---- after every pushed fragment: streaming state, scroll, debug ---- */
+  const nearBottom = () =>
+    messages && messages.scrollHeight - messages.scrollTop - messages.clientHeight < 120;
+  let stick = true;
+  if (messages) messages.addEventListener("scroll", () => (stick = nearBottom()));
+  const refreshState = () => {
+    const streaming = !!document.querySelector('#messages [data-status="streaming"]');
+    document.body.dataset.streaming = String(streaming);
+    if (messages && stick) messages.scrollTop = messages.scrollHeight;
+  };
+  refreshState();
+  document.body.addEventListener("htmx:wsAfterMessage", () => {
+    refreshState();
+    const marker = document.getElementById("ws-event");
+    if (marker) onEvent(marker.dataset);
+  });
+
+  /* ---- edit and rename toggles ---- */
+  document.addEventListener("click", (event) => {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    const edit = target.closest("[data-edit]");
+    if (edit) {
+      const form = edit.closest(".bubble").querySelector(".edit-form");
+      form.hidden = !form.hidden;
+      edit.setAttribute("aria-expanded", String(!form.hidden));
+      if (!form.hidden) form.querySelector("textarea").focus();
+      return;
+    }
+    const cancel = target.closest("[data-cancel-edit]");
+    if (cancel) {
+      cancel.closest(".edit-form").hidden = true;
+      return;
+    }
+    const rename = target.closest("[data-rename]");
+    if (rename) {
+      const form = rename.closest("li").querySelector(".rename-form");
+      form.hidden = !form.hidden;
+      if (!form.hidden) form.querySelector("input[name=title]").select();
+    }
+  });
+
+  /* ---- debug panel: a timestamped event log and per-reply timings ---- */
+  const panel = document.getElementById("debug-panel");
+  const toggle = document.querySelector(".debug-toggle");
+  const logList = document.getElementById("debug-log");
+  const replies = document.getElementById("debug-replies");
+  if (toggle && panel) {
+    toggle.addEventListener("click", () => {
+      panel.hidden = !panel.hidden;
+      toggle.setAttribute("aria-expanded", String(!panel.hidden));
+    });
+  }
+  function log(kind, detail) {
+    if (!logList) return;
+    const item = document.createElement("li");
+    const time = new Date().toISOString().slice(11, 23);
+    item.textContent = time + "  " + kind + (detail ? "  " + detail : "");
+    item.dataset.kind = kind;
+    logList.prepend(item);
+    while (logList.children.length > 200) logList.lastChild.remove();
+  }
+  const timing = {};
+  function onEvent(data) {
+    const id = data.messageId;
+    if (data.event === "stream") {
+      if (timing[id] && !timing[id].first) {
+        timing[id].first = performance.now();
+        log("first token", "#" + id + " after " + Math.round(timing[id].first - timing[id].sent) + " ms");
+      }
+      return;
+    }
+    if (data.event === "ack") timing[id] = { sent: performance.now() };
+    if (data.event === "welcome") log("snapshot", "");
+    else if (data.event === "error") log("error", data.code);
+    else log(data.event, id ? "#" + id : "");
+    if (data.event === "complete" && replies) {
+      const article = document.getElementById("message-" + id);
+      if (!article) return;
+      const ttft = Number(article.dataset.ttft || 0);
+      const duration = Number(article.dataset.duration || 0);
+      const tokens = Number(article.dataset.tokens || 0);
+      const rate = duration > ttft && tokens ? (tokens / ((duration - ttft) / 1000)).toFixed(1) : "–";
+      const row = document.createElement("tr");
+      for (const text of ["#" + id, article.dataset.backend + " / " + article.dataset.model, ttft ? ttft + " ms" : "–", rate]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      replies.prepend(row);
+    }
+  }
+})();
