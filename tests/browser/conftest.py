@@ -1,0 +1,118 @@
+"""Browser tests: real Chromium (Debian's) driving a live daphne with a fake upstream LLM."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.fakes.llm_server import Reply, Request, openai_sse, paced, serve_in_thread
+from tests.integration.servers import daphne, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+XSS_REPLY = [
+    "Here is **bold** and a list:\n\n- one\n- two\n\n",
+    "```python\nprint('storm')\n```\n\n",
+    "<script>window.__xss = 1</script>",
+    '<img src=x onerror="window.__xss = 2">',
+    "[click me](javascript:window.__xss=3) ",
+    '<a href="javascript:window.__xss=4">link</a> ',
+    '<svg onload="window.__xss=5"></svg>',
+    '<div style="position:fixed;inset:0">cover</div>',
+]
+NORMAL_REPLY = ["Life ", "before ", "death. ", "**Strength** ", "before ", "weakness."]
+SLOW_REPLY = [f"word{i} " for i in range(60)]
+
+
+def route(request: Request) -> Reply:
+    """Pick a scripted reply by what the user said last."""
+    messages = request.json()["messages"]
+    if "name conversations" in messages[0]["content"]:
+        return Reply(body=openai_sse(["Bridge ", "Four ", "Memories"]))
+    last = messages[-1]["content"].lower()
+    if "xss" in last:
+        return Reply(body=paced(openai_sse(XSS_REPLY), 0.02))
+    if "slow" in last:
+        return Reply(body=paced(openai_sse(SLOW_REPLY), 0.08))
+    return Reply(body=paced(openai_sse(NORMAL_REPLY), 0.03))
+
+
+@pytest.fixture(scope="session")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A daphne serving Stormchat on a fresh SQLite database."""
+    database = tmp_path_factory.mktemp("browser") / "db.sqlite3"
+    with serve_in_thread(route) as upstream:
+        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+        env |= {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "LLM_BACKEND": "openai",
+            "LLM_BASE_URL": f"{upstream.url}/v1",
+            "LLM_MODEL": "fake-model",
+        }
+        for command in (["migrate", "-v0"], ["seed_personas"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+        port = free_port()
+        with daphne(port, env):
+            yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `make test`, which installs it.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile: a new anonymous visitor."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A tab that fails the test on any JavaScript error or CSP violation."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.problems = problems  # type: ignore[attr-defined]
+    return page
