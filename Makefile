@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_T
 PG_URL ?= postgres://postgres@127.0.0.1:5432/stormchat
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test setup lint services check-services clean
+.PHONY: run test setup lint services system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,16 +44,20 @@ run: setup
 services:
 	./scripts/services.sh
 
+system-deps:
+	./scripts/system-deps.sh
+
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # The whole suite twice: on the defaults (SQLite, in-memory layer), then on PostgreSQL and
-# the Redis channel layer, so both deployments are proven.
-test: $(VENV)/.test-deps services lint
+# the Redis channel layer, so both deployments are proven. The browser tests run their own
+# daphne on SQLite, so the second pass leaves them out.
+test: $(VENV)/.test-deps services system-deps lint
 	$(BIN)/pytest
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest --ignore=tests/browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -256,7 +256,7 @@ async def test_regenerate_replaces_the_last_reply(
     first = (await client.receive_until("complete"))[-1]["message"]
     await client.send(type="regenerate")
     events = await client.receive_until("complete")
-    ack = events[0]
+    ack = next(e for e in events if e["type"] == "ack")
     assert ack["type"] == "ack"
     assert ack["message"] is None
     assert ack["removed"] == [first["id"]]
@@ -279,11 +279,12 @@ async def test_edit_rewrites_a_user_message_and_drops_what_followed(
     second = await client.receive_until("complete")
     await client.send(type="edit", message_id=user_id, content="Better question")
     events = await client.receive_until("complete")
-    ack = events[0]
+    ack = next(e for e in events if e["type"] == "ack")
     assert ack["message"]["content"] == "Better question"
+    second_ack = next(e for e in second if e["type"] == "ack")
     assert set(ack["removed"]) == {
         reply_id,
-        second[0]["message"]["id"],
+        second_ack["message"]["id"],
         second[-1]["message"]["id"],
     }
     contents = [m.content async for m in Message.objects.filter(chat=chat).order_by("position")]
@@ -401,3 +402,69 @@ async def test_the_snapshot_is_bounded_however_long_the_chat(
     welcome = await client.receive()
     assert [m["position"] for m in welcome["messages"]] == [37, 38, 39]
     assert welcome["has_more"] is True
+
+
+async def test_the_first_exchange_titles_the_chat(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    def router(request: object) -> Reply:
+        messages = request.json()["messages"]  # type: ignore[attr-defined]
+        if "name conversations" in messages[0]["content"]:
+            return Reply(body=openai_sse(['"Oaths', " and", ' Storms"']))
+        return Reply(body=openai_sse(TOKENS))
+
+    await llm(router)  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Tell me about the Ideals")
+    title = (await client.receive_until("title"))[-1]
+    assert title["title"] == "Oaths and Storms"
+    await chat.arefresh_from_db()
+    assert chat.title == "Oaths and Storms"
+
+
+async def test_a_failed_title_falls_back_to_the_users_words(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    def router(request: object) -> Reply:
+        messages = request.json()["messages"]  # type: ignore[attr-defined]
+        if "name conversations" in messages[0]["content"]:
+            return Reply(status=500, content_type="application/json", body=[b"{}"])
+        return Reply(body=openai_sse(TOKENS))
+
+    await llm(router)  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="What happened at the Tower on the plains today")
+    title = (await client.receive_until("title"))[-1]
+    assert title["title"] == "What happened at the Tower on"
+
+
+async def test_the_page_gets_html_fragments_without_duplicates(
+    owned_chat: tuple[Chat, str], llm: object
+) -> None:
+    await llm(sse_reply(TOKENS, delay=0.01))  # type: ignore[operator]
+    chat, key = owned_chat
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/chats/{chat.pk}/?format=html",
+        headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={key}".encode())],
+    )
+    assert (await communicator.connect())[0]
+    welcome = await communicator.receive_from()
+    assert 'id="messages" hx-swap-oob="innerHTML"' in welcome
+    assert "Kaladin looks up" in welcome
+    await communicator.send_to(text_data=json.dumps({"type": "chat", "content": "<b>hi</b>"}))
+    frames = []
+    while 'data-event="complete"' not in (frames[-1] if frames else ""):
+        frames.append(await communicator.receive_from(timeout=10))
+    ack = next(f for f in frames if 'data-event="ack"' in f)
+    assert "&lt;b&gt;hi&lt;/b&gt;" in ack  # user text is escaped
+    streamed = [f for f in frames if 'data-event="stream"' in f]
+    assert streamed
+    assert all('hx-swap-oob="beforeend:#message-' in f for f in streamed)
+    complete = frames[-1]
+    assert 'data-status="complete"' in complete
+    await communicator.disconnect()
