@@ -97,7 +97,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# Persistent connections: opening one per request or per sync_to_async hop cost ~40 ms of
+# time to first token on PostgreSQL (measured with bench S1). Health checks drop dead ones.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the site read while a generation flushes; the timeout rides out short locks.
     # IMMEDIATE transactions take the write lock up front, so concurrent turns queue

@@ -25,6 +25,11 @@ def _reachable(url: str) -> bool:
         return False
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last, after every asyncio test."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.path))
+
+
 @pytest.fixture(scope="session")
 def service_urls() -> dict[str, str]:
     """Loopback PostgreSQL and Redis. In CI (STORMCHAT_REQUIRE_SERVICES=1) absence fails."""

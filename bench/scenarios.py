@@ -1,0 +1,343 @@
+"""The benchmark scenarios S1-S7. Each returns a dict of figures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.fake_backend import expected_text
+from bench.harness import (
+    APP_CORE,
+    REDIS_URL,
+    ROOT,
+    Session,
+    Turn,
+    app_env,
+    configure_backend,
+    cpu_seconds,
+    daphne_command,
+    direct_turn,
+    free_port,
+    gather_limited,
+    new_session,
+    open_socket,
+    percentile,
+    pinned,
+    process,
+    rss_bytes,
+    run_turn,
+    summary_ms,
+    table_writes,
+    watch_turn,
+)
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+
+
+def scaled(n: int) -> int:
+    return max(1, int(n * SCALE))
+
+
+def check_texts(turns: list[Turn], tokens: int) -> int:
+    """How many replies differ from what the backend sent (should be 0)."""
+    expected = expected_text(tokens)
+    return sum(1 for t in turns if t.text != expected)
+
+
+async def s1_idle(ctx: dict[str, Any]) -> dict[str, Any]:
+    """200 sequential turns on an idle server: the app's added time to first token."""
+    turns_wanted, tokens = scaled(200), 20
+    await configure_backend(ctx["backend_port"], tokens=tokens, rate=2000, ttft_ms=0, jitter=0)
+    session: Session = await new_session(ctx["app"], 10)
+    app, direct, relay = [], [], []
+    async with httpx.AsyncClient(timeout=None) as client:
+        sockets = [await open_socket(ctx["app"], c, session.cookie) for c in session.chats]
+        for ws in sockets:
+            await ws.recv()
+        relay_ws = await open_socket(ctx["relay"], "", "", path="/")
+        await relay_ws.recv()
+        for i in range(turns_wanted):
+            app.append(await run_turn(sockets[i % len(sockets)]))
+            direct.append(await direct_turn(client, ctx["backend_url"]))
+            relay.append(await run_turn(relay_ws))
+        for ws in [*sockets, relay_ws]:
+            await ws.close()
+    app_ttft = [t.ttft for t in app]
+    direct_ttft = [t.ttft for t in direct]
+    relay_ttft = [t.ttft for t in relay]
+    return {
+        "turns": len(app),
+        "app_ttft": summary_ms(app_ttft),
+        "direct_ttft": summary_ms(direct_ttft),
+        "relay_ttft": summary_ms(relay_ttft),
+        "added_ttft_p50_ms": (percentile(app_ttft, 0.5) - percentile(direct_ttft, 0.5)) * 1000,
+        "added_ttft_p99_ms": (percentile(app_ttft, 0.99) - percentile(direct_ttft, 0.99)) * 1000,
+        "relay_added_p50_ms": (percentile(relay_ttft, 0.5) - percentile(direct_ttft, 0.5)) * 1000,
+        "wrong_texts": check_texts(app, tokens),
+    }
+
+
+async def concurrent_streams(
+    ctx: dict[str, Any], *, streams: int, rate: float, tokens: int
+) -> dict[str, Any]:
+    """``streams`` replies at once: TTFT, delivery, CPU, memory, frames, bytes, DB writes."""
+    await configure_backend(ctx["backend_port"], tokens=tokens, rate=rate, ttft_ms=0, jitter=0.1)
+    session = await new_session(ctx["app"], streams)
+    sockets = await gather_limited(
+        [open_socket(ctx["app"], c, session.cookie) for c in session.chats], 50
+    )
+    for ws in sockets:
+        await ws.recv()
+    pid = ctx["app_pid"]
+    rss_idle = rss_bytes(pid)
+    writes_before = table_writes(ctx["database_url"])
+    cpu_before = cpu_seconds(pid)
+    peak = [rss_idle]
+
+    async def sample() -> None:
+        while True:
+            peak.append(rss_bytes(pid))
+            await asyncio.sleep(0.25)
+
+    sampler = asyncio.create_task(sample())
+    app = await asyncio.gather(*(run_turn(ws) for ws in sockets))
+    sampler.cancel()
+    cpu = cpu_seconds(pid) - cpu_before
+    await asyncio.sleep(1.5)  # PostgreSQL publishes table stats within a second
+    writes = table_writes(ctx["database_url"]) - writes_before
+    for ws in sockets:
+        await ws.close()
+
+    async with httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None)) as client:
+        direct = await asyncio.gather(
+            *(direct_turn(client, ctx["backend_url"]) for _ in range(streams))
+        )
+    relay_sockets = await gather_limited(
+        [open_socket(ctx["relay"], "", "", path="/") for _ in range(streams)], 50
+    )
+    for ws in relay_sockets:
+        await ws.recv()
+    relay = await asyncio.gather(*(run_turn(ws) for ws in relay_sockets))
+    for ws in relay_sockets:
+        await ws.close()
+
+    ideal = (tokens - 1) / rate
+    delivered_tokens = streams * tokens
+    return {
+        "streams": streams,
+        "rate": rate,
+        "tokens": tokens,
+        "app_ttft": summary_ms([t.ttft for t in app]),
+        "direct_ttft": summary_ms([t.ttft for t in direct]),
+        "relay_ttft": summary_ms([t.ttft for t in relay]),
+        "added_ttft_p50_ms": (
+            percentile([t.ttft for t in app], 0.5) - percentile([t.ttft for t in direct], 0.5)
+        )
+        * 1000,
+        "added_ttft_p99_ms": (
+            percentile([t.ttft for t in app], 0.99) - percentile([t.ttft for t in direct], 0.99)
+        )
+        * 1000,
+        "delivery_ratio_p50": ideal / max(percentile([t.duration for t in app], 0.5), 1e-9),
+        "delivery_ratio_worst": ideal / max(max(t.duration for t in app), 1e-9),
+        "direct_delivery_ratio_p50": ideal
+        / max(percentile([t.duration for t in direct], 0.5), 1e-9),
+        "relay_delivery_ratio_p50": ideal / max(percentile([t.duration for t in relay], 0.5), 1e-9),
+        "cpu_ms_per_1000_tokens": cpu * 1000 / delivered_tokens * 1000,
+        "rss_per_active_stream_kb": (max(peak) - rss_idle) / streams / 1024,
+        "frames_per_s_per_stream": percentile([t.frames / max(t.duration, 1e-9) for t in app], 0.5),
+        "bytes_per_stream": percentile([float(t.bytes) for t in app], 0.5),
+        "db_writes_per_turn": writes / streams,
+        "wrong_texts": check_texts(list(app), tokens),
+    }
+
+
+async def s2_load(ctx: dict[str, Any]) -> dict[str, Any]:
+    """200 concurrent streams at 50 tokens/s, 400 tokens each."""
+    return await concurrent_streams(ctx, streams=scaled(200), rate=50, tokens=400)
+
+
+async def s3_fast(ctx: dict[str, Any]) -> dict[str, Any]:
+    """20 concurrent streams at 500 tokens/s."""
+    return await concurrent_streams(ctx, streams=scaled(20), rate=500, tokens=400)
+
+
+async def s4_idle_and_churn(ctx: dict[str, Any]) -> dict[str, Any]:
+    """5,000 idle authenticated connections, then 10,000 connect/disconnect cycles."""
+    idle, churn = scaled(5000), scaled(10000)
+    session = await new_session(ctx["app"], 20)
+    pid = ctx["app_pid"]
+
+    async def open_one(index: int) -> Any:
+        ws = await open_socket(
+            ctx["app"], session.chats[index % len(session.chats)], session.cookie
+        )
+        await ws.recv()
+        return ws
+
+    async def cycle(index: int) -> None:
+        ws = await open_one(index)
+        await ws.close()
+
+    # Warm up the code paths first so the baseline isn't mostly first-use allocation.
+    await gather_limited([cycle(i) for i in range(200)], 50)
+    base = rss_bytes(pid)
+    started = time.perf_counter()
+    sockets = await gather_limited([open_one(i) for i in range(idle)], 100)
+    opened = time.perf_counter() - started
+    await asyncio.sleep(2)
+    with_idle = rss_bytes(pid)
+    started = time.perf_counter()
+    await gather_limited([cycle(i) for i in range(churn)], 100)
+    churned = time.perf_counter() - started
+    await asyncio.sleep(2)
+    after_churn = rss_bytes(pid)
+    for ws in sockets:
+        await ws.close()
+    return {
+        "idle_connections": idle,
+        "churn_cycles": churn,
+        "kb_per_idle_connection": (with_idle - base) / idle / 1024,
+        "growth_after_churn_pct": (after_churn - with_idle) / with_idle * 100,
+        "connects_per_s": idle / opened,
+        "churn_cycles_per_s": churn / churned,
+    }
+
+
+async def s5_two_processes(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Two daphne processes sharing Redis: each stream's viewer is on the other process."""
+    streams, tokens, rate = scaled(50), 200, 50.0
+    await configure_backend(ctx["backend_port"], tokens=tokens, rate=rate, ttft_ms=0, jitter=0.1)
+    ports = free_port(), free_port()
+    env = app_env(ctx["database_url"], ctx["backend_url"], REDIS_URL=REDIS_URL)
+    with (
+        process(daphne_command(ports[0]), ports[0], env, APP_CORE),
+        process(daphne_command(ports[1]), ports[1], env, APP_CORE),
+    ):
+        hosts = f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"
+        session = await new_session(hosts[0], streams)
+        senders = [await open_socket(hosts[0], c, session.cookie) for c in session.chats]
+        viewers = [await open_socket(hosts[1], c, session.cookie) for c in session.chats]
+        for ws in [*senders, *viewers]:
+            await ws.recv()
+        results = await asyncio.gather(
+            *(run_turn(ws) for ws in senders), *(watch_turn(ws) for ws in viewers)
+        )
+        for ws in [*senders, *viewers]:
+            await ws.close()
+    watched = list(results[streams:])
+    ideal = (tokens - 1) / rate
+    return {
+        "streams": streams,
+        "viewer_delivery_ratio_p50": ideal
+        / max(percentile([t.duration for t in watched], 0.5), 1e-9),
+        "viewer_delivery_ratio_worst": ideal / max(max(t.duration for t in watched), 1e-9),
+        "viewer_first_frame_after_ack": summary_ms([t.ttft for t in watched]),
+        "wrong_texts": check_texts(watched, tokens),
+    }
+
+
+async def s6_long_chat(ctx: dict[str, Any]) -> dict[str, Any]:
+    """A chat of 10,000 messages: page render time and snapshot size stay flat."""
+    figures: dict[str, Any] = {}
+    for count in (10, scaled(10000)):
+        session = await new_session(ctx["app"], 1)
+        chat_id = session.chats[0]
+        with psycopg.connect(ctx["database_url"], autocommit=True) as conn, conn.cursor() as cur:
+            with cur.copy(
+                "COPY chat_message (chat_id, role, content, status, position, backend, model, error, created_at) FROM STDIN"
+            ) as copy:
+                for position in range(2, count + 2):
+                    role = "user" if position % 2 else "assistant"
+                    copy.write_row(
+                        (
+                            chat_id,
+                            role,
+                            f"message {position} " * 20,
+                            "complete",
+                            position,
+                            "",
+                            "",
+                            "",
+                            "2026-01-01T00:00:00Z",
+                        )
+                    )
+        async with httpx.AsyncClient(
+            base_url=f"http://{ctx['app']}", cookies={"sessionid": session.cookie}
+        ) as client:
+            times = []
+            for _ in range(20):
+                started = time.perf_counter()
+                response = await client.get(f"/chats/{chat_id}/")
+                times.append(time.perf_counter() - started)
+                response.raise_for_status()
+        ws = await open_socket(ctx["app"], chat_id, session.cookie)
+        welcome = await ws.recv()
+        await ws.close()
+        figures[f"messages_{count}"] = {
+            "page": summary_ms(times),
+            "snapshot_bytes": len(welcome),
+            "snapshot_messages": len(json.loads(welcome)["messages"]),
+        }
+    return figures
+
+
+RAW_SCRIPT = """
+import time, sys
+from chat.backends.local import default_model_path
+from llama_cpp import Llama
+llm = Llama(model_path=str(default_model_path()), n_ctx=4096, verbose=False)
+messages = [{"role": "system", "content": "You are Kaladin."}, {"role": "user", "content": "Tell me about Bridge Four."}]
+rates = []
+for _ in range(3):
+    start = first = None; n = 0
+    start = time.perf_counter()
+    for chunk in llm.create_chat_completion(messages=messages, stream=True, max_tokens=128, temperature=0.8, top_p=0.95):
+        if chunk["choices"][0]["delta"].get("content"):
+            n += 1
+            first = first or time.perf_counter()
+    rates.append((n - 1) / (time.perf_counter() - first))
+print(sorted(rates)[1])
+"""
+
+
+async def s7_embedded(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The embedded model through the app, against llama-cpp-python on its own."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "stormchat.settings"}
+    raw = subprocess.run(
+        pinned([sys.executable, "-c", "import django; django.setup()\n" + RAW_SCRIPT], APP_CORE),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    raw_rate = float(raw.stdout.strip().splitlines()[-1])
+    port = free_port()
+    app_env_local = app_env(ctx["database_url"], "", LLM_BACKEND="local")
+    app_rates = []
+    with process(daphne_command(port), port, app_env_local, APP_CORE):
+        host = f"127.0.0.1:{port}"
+        session = await new_session(host, 4)
+        for chat_id in session.chats:
+            ws = await open_socket(host, chat_id, session.cookie)
+            await ws.recv()
+            turn = await run_turn(ws, "Tell me about Bridge Four.")
+            await ws.close()
+            # Client-side: tokens the model produced over the time their frames took.
+            if turn.usage_tokens and turn.usage_tokens > 1 and turn.duration > 0:
+                app_rates.append((turn.usage_tokens - 1) / turn.duration)
+    app_rate = percentile(app_rates, 0.5)
+    return {
+        "raw_tokens_per_s": raw_rate,
+        "app_tokens_per_s": app_rate,
+        "ratio": app_rate / raw_rate,
+    }
