@@ -35,9 +35,12 @@ async def handle(ws: ServerConnection, client: httpx.AsyncClient, backend: str) 
 
 
 async def main(port: int, backend: str) -> None:
-    async with httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None)) as client:
-        async with serve(lambda ws: handle(ws, client, backend), "127.0.0.1", port, max_size=None):
-            await asyncio.Future()
+    limits = httpx.Limits(max_connections=None)
+    async with (
+        httpx.AsyncClient(timeout=None, limits=limits) as client,
+        serve(lambda ws: handle(ws, client, backend), "127.0.0.1", port, max_size=None),
+    ):
+        await asyncio.Future()
 
 
 if __name__ == "__main__":

@@ -245,31 +245,38 @@ async def s5_two_processes(ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+COPY_MESSAGES = (
+    "COPY chat_message (chat_id, role, content, status, position, backend, model, error, "
+    "created_at) FROM STDIN"
+)
+
+
 async def s6_long_chat(ctx: dict[str, Any]) -> dict[str, Any]:
     """A chat of 10,000 messages: page render time and snapshot size stay flat."""
     figures: dict[str, Any] = {}
     for count in (10, scaled(10000)):
         session = await new_session(ctx["app"], 1)
         chat_id = session.chats[0]
-        with psycopg.connect(ctx["database_url"], autocommit=True) as conn, conn.cursor() as cur:
-            with cur.copy(
-                "COPY chat_message (chat_id, role, content, status, position, backend, model, error, created_at) FROM STDIN"
-            ) as copy:
-                for position in range(2, count + 2):
-                    role = "user" if position % 2 else "assistant"
-                    copy.write_row(
-                        (
-                            chat_id,
-                            role,
-                            f"message {position} " * 20,
-                            "complete",
-                            position,
-                            "",
-                            "",
-                            "",
-                            "2026-01-01T00:00:00Z",
-                        )
+        with (
+            psycopg.connect(ctx["database_url"], autocommit=True) as conn,
+            conn.cursor() as cur,
+            cur.copy(COPY_MESSAGES) as copy,
+        ):
+            for position in range(2, count + 2):
+                role = "user" if position % 2 else "assistant"
+                copy.write_row(
+                    (
+                        chat_id,
+                        role,
+                        f"message {position} " * 20,
+                        "complete",
+                        position,
+                        "",
+                        "",
+                        "",
+                        "2026-01-01T00:00:00Z",
                     )
+                )
         async with httpx.AsyncClient(
             base_url=f"http://{ctx['app']}", cookies={"sessionid": session.cookie}
         ) as client:
@@ -295,12 +302,15 @@ import time, sys
 from chat.backends.local import default_model_path
 from llama_cpp import Llama
 llm = Llama(model_path=str(default_model_path()), n_ctx=4096, verbose=False)
-messages = [{"role": "system", "content": "You are Kaladin."}, {"role": "user", "content": "Tell me about Bridge Four."}]
+messages = [{"role": "system", "content": "You are Kaladin."},
+            {"role": "user", "content": "Tell me about Bridge Four."}]
 rates = []
 for _ in range(3):
     start = first = None; n = 0
     start = time.perf_counter()
-    for chunk in llm.create_chat_completion(messages=messages, stream=True, max_tokens=128, temperature=0.8, top_p=0.95):
+    chunks = llm.create_chat_completion(
+        messages=messages, stream=True, max_tokens=128, temperature=0.8, top_p=0.95)
+    for chunk in chunks:
         if chunk["choices"][0]["delta"].get("content"):
             n += 1
             first = first or time.perf_counter()
@@ -312,7 +322,7 @@ print(sorted(rates)[1])
 async def s7_embedded(ctx: dict[str, Any]) -> dict[str, Any]:
     """The embedded model through the app, against llama-cpp-python on its own."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "stormchat.settings"}
-    raw = subprocess.run(
+    raw = subprocess.run(  # noqa: ASYNC221 - nothing else runs while it measures
         pinned([sys.executable, "-c", "import django; django.setup()\n" + RAW_SCRIPT], APP_CORE),
         cwd=ROOT,
         env=env,
