@@ -107,13 +107,8 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh PostgreSQL database, migrated and seeded, dropped afterwards."""
-    name = f"stormchat_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+def prepare_database(url: str) -> None:
+    """Migrate, seed and collect static files for a production-mode (DEBUG=0) app."""
     env = {**os.environ, "DATABASE_URL": url, "STATIC_ROOT": STATIC_ROOT, "DEBUG": "0"}
     env["SECRET_KEY"] = "bench-" + "x" * 50
     for command in (["migrate", "-v0"], ["seed_personas"], ["collectstatic", "--noinput", "-v0"]):
@@ -124,6 +119,25 @@ def bench_database() -> Iterator[str]:
             check=True,
             capture_output=True,
         )
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh database for the app: PostgreSQL (default) or SQLite (BENCH_DATABASE=sqlite)."""
+    if os.environ.get("BENCH_DATABASE") == "sqlite":
+        path = ROOT / "bench" / "results" / f"bench-{uuid.uuid4().hex[:8]}.sqlite3"
+        prepare_database(f"sqlite:///{path}")
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"stormchat_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    prepare_database(url)
     try:
         yield url
     finally:
@@ -131,8 +145,10 @@ def bench_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def table_writes(database_url: str) -> int:
+def table_writes(database_url: str) -> float:
     """Rows inserted, updated or deleted in the chat tables so far (PostgreSQL stats)."""
+    if not database_url.startswith("postgres"):
+        return float("nan")
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "

@@ -102,10 +102,14 @@ def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
 
 
 def turn_start(*, chat_id: uuid.UUID, content: object, backend: str, model: str) -> Turn:
-    """Save the user's message and the streaming reply to it in one step."""
+    """Save the user's message and the streaming reply to it in one step.
+
+    This is the hot path of every turn, so it takes no row lock: the unique constraints on
+    (chat, position) and on one streaming reply per chat turn any race into ChatBusy.
+    """
     content = clean_content(content)
     with _one_generation_per_chat(), transaction.atomic():
-        chat = _lock_idle_chat(chat_id)
+        chat = Chat(pk=chat_id)
         position = _last_position(chat) + 1
         user, reply = Message.objects.bulk_create(
             [

@@ -54,7 +54,7 @@ def prepare_turn(
             content=content,
             **target,
         )
-    history = prompt_history(chat=turn.reply.chat, before_position=turn.reply.position)
+    history = prompt_history(chat=chat, before_position=turn.reply.position)
     prompt = build_prompt(persona=persona, history=history, backend=backend, options=options)
     first_exchange = turn.user is not None and not chat.title and len(history) <= 2
     return PreparedTurn(chat_id, chat.owner, turn, backend, options, prompt, first_exchange)
