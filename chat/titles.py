@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -21,6 +22,7 @@ from chat.ownership import Owner
 from chat.services import chat_set_title_if_untitled
 
 MAX_WORDS = 6
+MAX_TITLE_CHARS = 120
 # Straight and typographic quotes, and Markdown emphasis, that models wrap titles in.
 QUOTES = "\"'*#`\u201c\u201d\u2018\u2019"
 TITLE_TIMEOUT_SECONDS = 20
@@ -54,9 +56,14 @@ async def ask_for_title(backend: Backend, model: str, user_text: str, reply_text
     ]
     options = GenerationOptions(model=model, temperature=0.2, max_tokens=20)
     parts: list[str] = []
-    async for item in backend.stream(prompt, options):
-        if not isinstance(item, GenerationSummary):
-            parts.append(item)
+    async with aclosing(backend.stream(prompt, options)) as stream:
+        async for item in stream:
+            if not isinstance(item, GenerationSummary):
+                parts.append(item)
+                # A title is one short line: stop reading (and close upstream) once it is
+                # written, even if the backend ignores max_tokens.
+                if "\n" in "".join(parts).strip() or sum(map(len, parts)) > MAX_TITLE_CHARS:
+                    break
     return clean_title("".join(parts))
 
 

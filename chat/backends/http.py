@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
@@ -25,25 +24,31 @@ from chat.backends.errors import (
     ModelNotFound,
 )
 
-# One AsyncClient (and so one connection pool) per event loop: a daphne process has one
-# loop, so this is one client per process; tests that run many loops get one each.
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
 MAX_ERROR_BODY = 64 * 1024
+
+
+class _SharedClient:
+    """One AsyncClient (one connection pool) per process, for its event loop.
+
+    A daphne process has one loop, so this is one client per process. A client is bound
+    to the loop it first ran on; a new loop (tests run many) gets a new client.
+    """
+
+    client: httpx.AsyncClient | None = None
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 def http_client() -> httpx.AsyncClient:
     """The process-wide client for the running event loop."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+    shared = _SharedClient
+    if shared.client is None or shared.loop is not loop or shared.client.is_closed:
+        shared.client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
             headers={"User-Agent": "Stormchat"},
         )
-        _clients[loop] = client
-    return client
+        shared.loop = loop
+    return shared.client
 
 
 async def read_bounded(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> bytes:

@@ -200,3 +200,44 @@ def test_screenshots_desktop_and_phone(context: BrowserContext, live_url: str) -
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing overflows sideways on a phone
     phone.close()
+    narrow = context.browser.new_context(viewport={"width": 360, "height": 740}, has_touch=True)
+    small = narrow.new_page()
+    start_chat(small, live_url, "Wit")
+    assert small.evaluate("document.documentElement.scrollWidth") <= 360
+    small.goto(live_url + "/")
+    assert small.evaluate("document.documentElement.scrollWidth") <= 360
+    narrow.close()
+
+
+def test_a_dropped_connection_reconnects_and_the_reply_continues(page: Page, live_url: str) -> None:
+    routes = []
+
+    def proxy(route):
+        route.connect_to_server()  # forward both ways, untouched
+        routes.append(route)
+
+    page.route_web_socket(re.compile(r".*/ws/chats/.*"), proxy)
+    start_chat(page, live_url)
+    send(page, "A slow one, then lose the network")
+    expect(last_reply(page)).to_contain_text("word3")
+    routes[-1].close(code=1012, reason="service restart")  # what a dropped link looks like
+    expect(page.locator("#connection-badge")).to_have_text("reconnecting")
+    expect(page.locator("#connection-badge")).to_have_text("connected", timeout=15_000)
+    assert len(routes) == 2  # it reconnected by itself
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=15_000)
+    text = last_reply(page).locator(".text").inner_text()
+    assert text.split() == [f"word{i}" for i in range(60)]  # no gap, no duplicate
+
+
+def test_the_debug_panel_logs_events_and_reply_timings(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    page.get_by_role("button", name="Debug").click()
+    expect(page.locator("#debug-panel")).to_be_visible()
+    send(page, "Hello")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    log = page.locator("#debug-log")
+    for kind in ("open", "snapshot", "ack", "first token", "complete"):
+        expect(log.locator(f'li[data-kind="{kind}"]').first).to_be_attached()
+    row = page.locator("#debug-replies tr").first
+    expect(row).to_contain_text("openai / fake-model")
+    expect(row).to_contain_text(" ms")
