@@ -241,3 +241,31 @@ def test_the_debug_panel_logs_events_and_reply_timings(page: Page, live_url: str
     row = page.locator("#debug-replies tr").first
     expect(row).to_contain_text("openai / fake-model")
     expect(row).to_contain_text(" ms")
+
+
+def test_a_message_sent_before_the_socket_is_ready_goes_out_when_it_connects(
+    page: Page, live_url: str
+) -> None:
+    state = {"allow": False, "refused": 0}
+
+    def gate(route):
+        if state["allow"]:
+            route.connect_to_server()
+        else:
+            state["refused"] += 1
+            route.close(code=1013, reason="try again later")
+
+    page.goto(live_url + "/")
+    page.get_by_role("button", name="Start a chat with Kaladin").click()
+    chat_url = page.url
+    page.route_web_socket(re.compile(r".*/ws/chats/.*"), gate)
+    page.goto(chat_url)
+    expect(page.locator("#connection-badge")).not_to_have_text("connected")
+    page.locator("#composer-input").fill("Sent while offline")
+    page.locator("#composer-input").press("Enter")
+    expect(page.locator("#composer-input")).to_have_value("")  # handed to the queue
+    assert state["refused"] >= 1
+    state["allow"] = True
+    expect(page.locator("#connection-badge")).to_have_text("connected", timeout=15_000)
+    expect(page.locator("#messages .message.user").last).to_contain_text("Sent while offline")
+    expect(last_reply(page)).to_contain_text(FULL_NORMAL)
