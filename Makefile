@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_T
 PG_URL ?= postgres://postgres@127.0.0.1:5432/stormchat
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test setup lint services system-deps clean
+.PHONY: run test setup lint services system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ lint: $(VENV)/.test-deps
 test: $(VENV)/.test-deps services system-deps lint
 	$(BIN)/pytest
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest --ignore=tests/browser
+
+# The benchmark suite (about 13 minutes; needs PostgreSQL and Redis, started here).
+bench: $(VENV)/.test-deps services
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
