@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.fakes.llm_server import Reply, Request, openai_sse, paced, serve_in_thread
-from tests.integration.servers import daphne, free_port
+from tests.integration.servers import stormchat_on_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,25 +47,11 @@ def route(request: Request) -> Reply:
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A daphne serving Stormchat on a fresh SQLite database."""
     database = tmp_path_factory.mktemp("browser") / "db.sqlite3"
-    with serve_in_thread(route) as upstream:
-        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-        env |= {
-            "DATABASE_URL": f"sqlite:///{database}",
-            "LLM_BACKEND": "openai",
-            "LLM_BASE_URL": f"{upstream.url}/v1",
-            "LLM_MODEL": "fake-model",
-        }
-        for command in (["migrate", "-v0"], ["seed_personas"]):
-            subprocess.run(
-                [sys.executable, "manage.py", *command],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
-        port = free_port()
-        with daphne(port, env):
-            yield f"http://127.0.0.1:{port}"
+    with (
+        serve_in_thread(route) as upstream,
+        stormchat_on_sqlite(database, f"{upstream.url}/v1") as host,
+    ):
+        yield f"http://{host}"
 
 
 @pytest.fixture

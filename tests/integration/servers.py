@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -58,3 +59,28 @@ def daphne(port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         finally:
             process.terminate()
             process.wait(10)
+
+
+@contextmanager
+def stormchat_on_sqlite(database: Path, llm_url: str, **settings: str) -> Iterator[str]:
+    """A migrated, seeded Stormchat under daphne on its own SQLite file, answering with the
+    OpenAI-compatible backend at ``llm_url``; yields ``host:port``."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LLM_BACKEND": "openai",
+        "LLM_BASE_URL": llm_url,
+        "LLM_MODEL": "fake-model",
+        **settings,
+    }
+    for command in (["migrate", "-v0"], ["seed_personas"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    port = free_port()
+    with daphne(port, env):
+        yield f"127.0.0.1:{port}"

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.llm_server import Reply, openai_sse, serve_in_thread
 
-from .servers import daphne, free_port
+from .servers import stormchat_on_sqlite
 
 pytestmark = pytest.mark.slow
 TOKENS = ["x" * 3995 + f"{i:05d}" for i in range(50)]  # 200,000 characters per reply
@@ -28,31 +25,12 @@ TURNS = 30  # about 6 MB in all: more than the kernel's socket buffers can hold
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = Path(tmp_path_factory.mktemp("slow")) / "db.sqlite3"
-    with serve_in_thread(Reply(body=openai_sse(TOKENS))) as upstream:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"REDIS_URL", "DATABASE_URL"}
-        }
-        env |= {
-            "DATABASE_URL": f"sqlite:///{database}",
-            "LLM_BACKEND": "openai",
-            "LLM_BASE_URL": f"{upstream.url}/v1",
-            "WS_MAX_BUFFERED_BYTES": "262144",
-            "WS_MAX_FRAME_BYTES": "65536",
-        }
-        root = Path(__file__).resolve().parents[2]
-        for command in (["migrate", "-v0"], ["seed_personas"]):
-            subprocess.run(
-                [sys.executable, "manage.py", *command],
-                env=env,
-                cwd=root,
-                check=True,
-                capture_output=True,
-            )
-        port = free_port()
-        with daphne(port, env):
-            yield f"127.0.0.1:{port}"
+    limits = {"WS_MAX_BUFFERED_BYTES": "262144", "WS_MAX_FRAME_BYTES": "65536"}
+    with (
+        serve_in_thread(Reply(body=openai_sse(TOKENS))) as upstream,
+        stormchat_on_sqlite(database, f"{upstream.url}/v1", **limits) as host,
+    ):
+        yield host
 
 
 async def test_a_client_that_stops_reading_is_dropped_and_the_server_carries_on(
