@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
-from httpx_sse import EventSource, SSEError
-
 from chat.backends.base import ChatMessage, GenerationOptions, Usage
-from chat.backends.errors import BackendMisconfigured, BackendProtocolError, BackendReportedError
-from chat.backends.http import HttpBackend, error_detail, parse_json
+from chat.backends.errors import BackendMisconfigured
+from chat.backends.http import HttpBackend
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 
@@ -48,33 +47,17 @@ class CloudflareBackend(HttpBackend):
     ) -> AsyncIterator[str | Usage]:
         url = f"{self.account_root}/ai/run/{options.model}"
         payload = self.payload(messages, options)
-        async with self.open_stream(url, payload=payload, model=options.model) as response:
-            try:
-                async for event in EventSource(response).aiter_sse():
-                    if event.data == "[DONE]":
-                        yield Usage(finish_reason="stop")
-                        return
-                    if not event.data:
-                        continue
-                    data = parse_json(event.data, self.label)
-                    if data.get("errors") or data.get("error"):
-                        detail = error_detail(event.data.encode())
-                        raise BackendReportedError(f"{self.label} reported an error: {detail}")
-                    if data.get("response"):
-                        yield str(data["response"])
-                    usage = data.get("usage")
-                    if isinstance(usage, dict):
-                        yield Usage(
-                            prompt_tokens=usage.get("prompt_tokens"),
-                            completion_tokens=usage.get("completion_tokens"),
-                        )
-            except SSEError as error:
-                raise BackendProtocolError(
-                    f"{self.label} did not answer with an event stream ({error})."
-                ) from None
-        raise BackendProtocolError(
-            f"{self.label}'s stream ended without [DONE]; the reply may be cut short."
-        )
+        async with aclosing(self.sse_objects(url, payload=payload, model=options.model)) as events:
+            async for data in events:
+                if data.get("response"):
+                    yield str(data["response"])
+                usage = data.get("usage")
+                if isinstance(usage, dict):
+                    yield Usage(
+                        prompt_tokens=usage.get("prompt_tokens"),
+                        completion_tokens=usage.get("completion_tokens"),
+                    )
+        yield Usage(finish_reason="stop")
 
     async def list_models(self) -> list[str]:
         """Text-generation model names from the account's model catalogue."""

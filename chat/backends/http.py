@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from django.utils import timezone
+from httpx_sse import EventSource, SSEError
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.backends.errors import (
@@ -138,6 +139,8 @@ class HttpBackend(Backend):
     """A backend reached over HTTP with the shared client."""
 
     label: str = "The LLM backend"
+    # Added to "did not answer with an event stream" errors: the likely misconfiguration.
+    stream_hint: str = ""
 
     def headers(self) -> dict[str, str]:
         """Request headers, with the Bearer key when one is configured."""
@@ -185,6 +188,35 @@ class HttpBackend(Backend):
             ) from None
         except httpx.TransportError as error:
             raise BackendUnreachable(f"{self.label} could not be reached ({error}).") from None
+
+    async def sse_objects(
+        self, url: str, *, payload: dict[str, Any], model: str
+    ) -> AsyncIterator[dict[str, Any]]:
+        """POST, then yield each Server-Sent Event's JSON object until ``[DONE]``.
+
+        An error object inside the stream, a body that is not an event stream, and a
+        stream that ends without ``[DONE]`` all become our errors.
+        """
+        async with self.open_stream(url, payload=payload, model=model) as response:
+            try:
+                async for event in EventSource(response).aiter_sse():
+                    if event.data == "[DONE]":
+                        return
+                    if not event.data:
+                        continue
+                    data = parse_json(event.data, self.label)
+                    if data.get("error") or data.get("errors"):
+                        detail = error_detail(event.data.encode())
+                        raise BackendReportedError(f"{self.label} reported an error: {detail}")
+                    yield data
+            except SSEError as error:
+                raise BackendProtocolError(
+                    f"{self.label} did not answer with an event stream ({error}). "
+                    f"{self.stream_hint}".strip()
+                ) from None
+        raise BackendProtocolError(
+            f"{self.label}'s stream ended without [DONE]; the reply may be cut short."
+        )
 
     async def get_json(self, url: str) -> dict[str, Any]:
         """GET a JSON document, mapping failures like ``open_stream`` does."""

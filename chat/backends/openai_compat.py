@@ -7,13 +7,11 @@ Cloudflare's OpenAI-compatible endpoint.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
-from httpx_sse import EventSource, SSEError
-
 from chat.backends.base import ChatMessage, GenerationOptions, Usage
-from chat.backends.errors import BackendProtocolError, BackendReportedError
-from chat.backends.http import HttpBackend, error_detail, parse_json
+from chat.backends.http import HttpBackend
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -23,6 +21,7 @@ class OpenAICompatBackend(HttpBackend):
 
     name = "openai"
     label = "The OpenAI-compatible server"
+    stream_hint = "Does LLM_BASE_URL end in /v1?"
     default_model = "gpt-4o-mini"
 
     @property
@@ -47,27 +46,10 @@ class OpenAICompatBackend(HttpBackend):
     ) -> AsyncIterator[str | Usage]:
         url = f"{self.base}/chat/completions"
         payload = self.payload(messages, options)
-        async with self.open_stream(url, payload=payload, model=options.model) as response:
-            try:
-                async for event in EventSource(response).aiter_sse():
-                    if event.data == "[DONE]":
-                        return
-                    if not event.data:
-                        continue
-                    data = parse_json(event.data, self.label)
-                    if data.get("error"):
-                        detail = error_detail(event.data.encode())
-                        raise BackendReportedError(f"{self.label} reported an error: {detail}")
-                    for item in chat_chunk_items(data):
-                        yield item
-            except SSEError as error:
-                raise BackendProtocolError(
-                    f"{self.label} did not answer with an event stream ({error}). "
-                    "Does LLM_BASE_URL end in /v1?"
-                ) from None
-        raise BackendProtocolError(
-            f"{self.label}'s stream ended without [DONE]; the reply may be cut short."
-        )
+        async with aclosing(self.sse_objects(url, payload=payload, model=options.model)) as chunks:
+            async for data in chunks:
+                for item in chat_chunk_items(data):
+                    yield item
 
     @property
     def endpoint(self) -> str:
