@@ -180,12 +180,16 @@ def main() -> None:
     pin_self()
     RESULTS.mkdir(parents=True, exist_ok=True)
     selected = [s for s in os.environ.get("BENCH_ONLY", ",".join(SCENARIOS)).split(",") if s]
+    stamp = datetime.date.today().isoformat()
     results = asyncio.run(run(selected))
+    earlier = RESULTS / f"{stamp}.json"
+    if earlier.exists() and set(selected) != set(SCENARIOS):
+        # A partial run (BENCH_ONLY) updates today's results instead of replacing them.
+        results = json.loads(earlier.read_text())["results"] | results
     rows = verdicts(results)
     print("\n{:<44} {:>12} {:>10}  {}".format("figure", "measured", "target", "met"))
     for label, value, target, ok in rows:
         print(f"{label:<44} {value:>12.2f} {target:>10}  {'yes' if ok else 'NO'}")
-    stamp = datetime.date.today().isoformat()
     machine = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),

@@ -306,18 +306,26 @@ async def s6_long_chat(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 RAW_SCRIPT = """
-import time, sys
+import time
 from chat.backends.local import default_model_path
 from llama_cpp import Llama
+from personas.models import Persona
+from personas.prompts import persona_system_text, persona_greeting
+# The same prompt the app sends for a first turn: persona text, greeting, the question.
+kaladin = Persona.objects.get(slug="kaladin")
+messages = [
+    {"role": "system", "content": persona_system_text(kaladin)},
+    {"role": "assistant", "content": persona_greeting(kaladin)},
+    {"role": "user", "content": "Tell me about Bridge Four."},
+]
 llm = Llama(model_path=str(default_model_path()), n_ctx=4096, verbose=False)
-messages = [{"role": "system", "content": "You are Kaladin."},
-            {"role": "user", "content": "Tell me about Bridge Four."}]
 rates = []
 for _ in range(3):
-    start = first = None; n = 0
-    start = time.perf_counter()
+    first = None
+    n = 0
     chunks = llm.create_chat_completion(
-        messages=messages, stream=True, max_tokens=128, temperature=0.8, top_p=0.95)
+        messages=messages, stream=True, max_tokens=kaladin.max_tokens,
+        temperature=kaladin.temperature, top_p=kaladin.top_p)
     for chunk in chunks:
         if chunk["choices"][0]["delta"].get("content"):
             n += 1
@@ -329,7 +337,11 @@ print(sorted(rates)[1])
 
 async def s7_embedded(ctx: dict[str, Any]) -> dict[str, Any]:
     """The embedded model through the app, against llama-cpp-python on its own."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "stormchat.settings"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "stormchat.settings",
+        "DATABASE_URL": ctx["database_url"],
+    }
     raw = subprocess.run(  # noqa: ASYNC221 - nothing else runs while it measures
         pinned([sys.executable, "-c", "import django; django.setup()\n" + RAW_SCRIPT], APP_CORE),
         cwd=ROOT,
