@@ -13,12 +13,6 @@ class ChatError(Exception):
         self.message = message
 
 
-class ChatNotFound(ChatError):
-    """No such chat, or not yours: both answer the same."""
-
-    code = "not_found"
-
-
 class ChatBusy(ChatError):
     """A reply is already being written in this chat."""
 

@@ -32,17 +32,21 @@ from chat.turns import PreparedTurn
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 
-# Strong references keep running tasks alive; they remove themselves when done.
-_running: dict[int, asyncio.Task[None]] = {}
-_background: set[asyncio.Task[str]] = set()
+# Strong references keep background tasks (runs, titles) alive until they finish.
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _keep(task: asyncio.Task[Any]) -> None:
+    """Hold the task until it is done, so the event loop cannot garbage-collect it."""
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def start_reply(prepared: PreparedTurn) -> asyncio.Task[None]:
     """Start writing the prepared reply in the background and return its task."""
     run = ReplyRun(prepared)
     task = asyncio.create_task(run.execute(), name=f"reply-{run.message_id}")
-    _running[run.message_id] = task
-    task.add_done_callback(lambda _task: _running.pop(run.message_id, None))
+    _keep(task)
     return task
 
 
@@ -198,8 +202,7 @@ class ReplyRun:
                 reply_text=self.text,
             )
         )
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        _keep(task)
 
 
 def _describe(error: BaseException) -> tuple[str, str]:

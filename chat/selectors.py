@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Q
 
 from chat.models import Chat, Message
@@ -66,6 +67,17 @@ def chat_messages_window(
             break
         kept.append(row)
     return MessageWindow(list(reversed(kept)), len(rows) > len(kept))
+
+
+def chat_latest_window(*, chat: Chat, before: int | None = None) -> MessageWindow:
+    """The window the chat page and the ``welcome`` snapshot show: the newest
+    SNAPSHOT_MESSAGES messages (or those before a position), at most SNAPSHOT_MAX_CHARS."""
+    return chat_messages_window(
+        chat=chat,
+        limit=settings.SNAPSHOT_MESSAGES,
+        before=before,
+        max_chars=settings.SNAPSHOT_MAX_CHARS,
+    )
 
 
 def chat_streaming_reply(*, chat: Chat) -> Message | None:

@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from chat.backends.registry import backend_for_persona
 from chat.live import live_get
 from chat.models import Chat, Message
 from chat.presenters import chat_data, message_data
-from chat.selectors import chat_messages_window
+from chat.selectors import chat_latest_window
 
 
 def _stored_snapshot(chat: Chat) -> dict[str, Any]:
-    window = chat_messages_window(
-        chat=chat, limit=settings.SNAPSHOT_MESSAGES, max_chars=settings.SNAPSHOT_MAX_CHARS
-    )
+    window = chat_latest_window(chat=chat)
     backend, options = backend_for_persona(chat.persona)
     return {
         "chat": chat_data(chat),

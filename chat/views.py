@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,7 +12,7 @@ from chat.notify import chat_listed_sync, chat_unlisted_sync
 from chat.ownership import Owner
 from chat.presenters import message_data
 from chat.rendering import with_html
-from chat.selectors import chat_get_for_owner, chat_list_for_owner, chat_messages_window
+from chat.selectors import chat_get_for_owner, chat_latest_window, chat_list_for_owner
 from chat.services import chat_create, chat_delete, chat_rename
 from personas.selectors import persona_get_active, persona_list_active
 
@@ -30,12 +29,7 @@ def owned_chat_or_404(request: HttpRequest, chat_id: str) -> Chat:
 
 def page_messages(chat: Chat, before: int | None = None) -> tuple[list[dict], bool]:
     """A window of messages as template data, with their Markdown rendered."""
-    window = chat_messages_window(
-        chat=chat,
-        limit=settings.SNAPSHOT_MESSAGES,
-        before=before,
-        max_chars=settings.SNAPSHOT_MAX_CHARS,
-    )
+    window = chat_latest_window(chat=chat, before=before)
     return [with_html(message_data(m)) for m in window.messages], window.has_more
 
 
