@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -74,8 +74,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
+            # orjson also refuses lone surrogates, which no database could store.
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             await self.send_error("bad_json", "Frames must be JSON objects.")
             return
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
@@ -196,7 +197,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=html)
 
     async def send_json(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, ensure_ascii=False))
+        await self.send(text_data=orjson.dumps(payload).decode())
 
     async def send_error(self, code: str, message: str, **fields: Any) -> None:
         """An ``error`` event for this client only; the socket stays open."""

@@ -3,7 +3,7 @@
 The run streams the reply from the backend, coalesces deltas (the first goes out at once,
 later ones in batches every STREAM_COALESCE_MS), keeps the live text and ``seq`` in the
 live store for snapshots, publishes each batch to the chat's group as one ``chat.stream``
-event, flushes the text to the database about once a second, and always ends with exactly
+event, has the text saved about once a second (chat/flushing.py), and always ends with exactly
 one ``chat.complete`` event, sent after the final text is saved. A ``stop`` from any
 process reaches it through the chat's control group.
 """
@@ -22,10 +22,11 @@ from django.conf import settings
 
 from chat.backends.base import GenerationSummary
 from chat.backends.errors import BackendError
+from chat.flushing import reply_flusher
 from chat.live import LiveReply, chat_group, control_group, live_delete, live_set
 from chat.models import Message
 from chat.presenters import message_data
-from chat.services import reply_finish, reply_flush
+from chat.services import reply_finish
 from chat.titles import title_chat
 from chat.turns import PreparedTurn
 
@@ -119,9 +120,8 @@ class ReplyRun:
 
     async def _publish_loop(self) -> None:
         """Publish the first delta at once, then one batch per coalescing window."""
-        loop = asyncio.get_running_loop()
         window = settings.STREAM_COALESCE_MS / 1000
-        next_flush = loop.time() + settings.STREAM_FLUSH_SECONDS
+        flusher = reply_flusher()
         while True:
             try:
                 await asyncio.wait_for(self.has_data.wait(), HEARTBEAT_SECONDS)
@@ -133,11 +133,7 @@ class ReplyRun:
             if self.finished:
                 await self._publish()
                 return
-            if loop.time() >= next_flush:
-                next_flush = loop.time() + settings.STREAM_FLUSH_SECONDS
-                await database_sync_to_async(reply_flush)(
-                    message_id=self.message_id, content=self.text
-                )
+            flusher.note(self.message_id, self.text)
             await asyncio.sleep(window)
 
     async def _publish(self) -> None:
@@ -172,6 +168,7 @@ class ReplyRun:
                     "message_id": self.message_id,
                 },
             )
+        reply_flusher().forget(self.message_id)
         saved = await database_sync_to_async(reply_finish)(
             message_id=self.message_id,
             content=self.text,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Case, Max, TextField, Value, When
 from django.utils import timezone
 
 from chat.backends.base import GenerationSummary
@@ -157,9 +157,20 @@ def turn_edit(
     return Turn(user=user, reply=reply, removed=removed)
 
 
-def reply_flush(*, message_id: int, content: str) -> None:
-    """Save the text written so far (called at most about once a second)."""
-    Message.objects.filter(pk=message_id, status=Status.STREAMING).update(content=content)
+def replies_flush(*, texts: dict[int, str]) -> int:
+    """Save the text written so far of many streaming replies, in one statement.
+
+    Replies that have finished meanwhile are left alone: their final text is already saved.
+    """
+    if not texts:
+        return 0
+    content = Case(
+        *(When(pk=message_id, then=Value(text)) for message_id, text in texts.items()),
+        output_field=TextField(),
+    )
+    return Message.objects.filter(pk__in=list(texts), status=Status.STREAMING).update(
+        content=content
+    )
 
 
 def reply_finish(

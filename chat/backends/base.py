@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar, TypedDict
 
 from chat.backends.errors import BackendTimeout
+from chat.backends.watchdog import Watchdog
 
 
 class ChatMessage(TypedDict):
@@ -133,6 +134,15 @@ class Backend(ABC):
     async def list_models(self) -> list[str]:
         """The models the backend offers; raises a BackendError if it can't be reached."""
 
+    def _silence(self, timeouts: Timeouts, *, waited_for_first: bool) -> BackendTimeout:
+        phase = "the first token" if waited_for_first else "the next token"
+        limit = timeouts.first_token if waited_for_first else timeouts.idle
+        return BackendTimeout(
+            f"{self.name} sent nothing for {limit:g} s while waiting for {phase}. "
+            "The server may be overloaded or the model still loading; try again, "
+            "or raise LLM_FIRST_TOKEN_TIMEOUT / LLM_IDLE_TIMEOUT."
+        )
+
     async def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[StreamItem]:
@@ -147,36 +157,37 @@ class Backend(ABC):
         loop = asyncio.get_running_loop()
         started = loop.time()
         first_at: float | None = None
-        deadline = started + timeouts.first_token
         usage = Usage()
         deltas = 0
         events = self._events(messages, options)
+        watchdog = Watchdog(started + timeouts.first_token)
         try:
             while True:
                 try:
-                    async with asyncio.timeout_at(deadline):
-                        event = await anext(events)
+                    if not watchdog.wait_begins():
+                        raise self._silence(timeouts, waited_for_first=first_at is None)
+                    event = await anext(events)
                 except StopAsyncIteration:
                     break
-                except TimeoutError:
-                    phase = "the first token" if first_at is None else "the next token"
-                    limit = timeouts.first_token if first_at is None else timeouts.idle
-                    raise BackendTimeout(
-                        f"{self.name} sent nothing for {limit:g} s while waiting for {phase}. "
-                        "The server may be overloaded or the model still loading; try again, "
-                        "or raise LLM_FIRST_TOKEN_TIMEOUT / LLM_IDLE_TIMEOUT."
-                    ) from None
+                except asyncio.CancelledError:
+                    if not watchdog.expired():
+                        raise
+                    raise self._silence(timeouts, waited_for_first=first_at is None) from None
+                finally:
+                    watchdog.wait_ends()
                 if isinstance(event, Usage):
                     usage = usage.merged(event)
                     continue
                 if not event:
                     continue
+                now = loop.time()
                 if first_at is None:
-                    first_at = loop.time()
+                    first_at = now
                 deltas += 1
-                deadline = loop.time() + timeouts.idle
+                watchdog.deadline = now + timeouts.idle
                 yield event
         finally:
+            watchdog.disarm()
             await events.aclose()
         yield GenerationSummary(
             backend=self.name,

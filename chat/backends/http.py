@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 from django.utils import timezone
-from httpx_sse import EventSource, SSEError
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.backends.errors import (
@@ -24,6 +23,7 @@ from chat.backends.errors import (
     BackendUnreachable,
     ModelNotFound,
 )
+from chat.backends.framing import EventStreamDecoder
 
 MAX_ERROR_BODY = 64 * 1024
 
@@ -66,8 +66,8 @@ def error_detail(body: bytes) -> str:
     """The human part of an error body in any of the backends' shapes."""
     text = body[:MAX_ERROR_BODY].decode("utf-8", "replace").strip()
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
         return text[:300] or "no details given"
     if isinstance(data, dict):
         error = data.get("error")
@@ -121,18 +121,23 @@ def error_for_status(label: str, model: str, response: httpx.Response, body: byt
     return BackendReportedError(f"{label} failed with HTTP {status}: {detail}")
 
 
-def parse_json(text: str, label: str) -> dict[str, Any]:
+def parse_json(raw: bytes | str, label: str) -> dict[str, Any]:
     """One JSON object from a stream line or event, or a protocol error."""
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise BackendProtocolError(
-            f"{label} sent something that is not JSON: {text[:120]!r}. "
+            f"{label} sent something that is not JSON: {_preview(raw)!r}. "
             "Is LLM_BASE_URL pointing at the right kind of server?"
         ) from None
     if not isinstance(data, dict):
-        raise BackendProtocolError(f"{label} sent JSON that is not an object: {text[:120]!r}.")
+        raise BackendProtocolError(f"{label} sent JSON that is not an object: {_preview(raw)!r}.")
     return data
+
+
+def _preview(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text[:120]
 
 
 class HttpBackend(Backend):
@@ -198,22 +203,24 @@ class HttpBackend(Backend):
         stream that ends without ``[DONE]`` all become our errors.
         """
         async with self.open_stream(url, payload=payload, model=model) as response:
-            try:
-                async for event in EventSource(response).aiter_sse():
-                    if event.data == "[DONE]":
-                        return
-                    if not event.data:
-                        continue
-                    data = parse_json(event.data, self.label)
-                    if data.get("error") or data.get("errors"):
-                        detail = error_detail(event.data.encode())
-                        raise BackendReportedError(f"{self.label} reported an error: {detail}")
-                    yield data
-            except SSEError as error:
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
                 raise BackendProtocolError(
-                    f"{self.label} did not answer with an event stream ({error}). "
-                    f"{self.stream_hint}".strip()
-                ) from None
+                    f"{self.label} did not answer with an event stream (it sent "
+                    f"{content_type or 'no content type'!r}). {self.stream_hint}".strip()
+                )
+            decoder = EventStreamDecoder(self.label)
+            async for chunk in response.aiter_bytes():
+                for data in decoder.feed(chunk):
+                    if data == b"[DONE]":
+                        return
+                    if not data:
+                        continue
+                    event = parse_json(data, self.label)
+                    if event.get("error") or event.get("errors"):
+                        detail = error_detail(data)
+                        raise BackendReportedError(f"{self.label} reported an error: {detail}")
+                    yield event
         raise BackendProtocolError(
             f"{self.label}'s stream ended without [DONE]; the reply may be cut short."
         )

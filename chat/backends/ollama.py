@@ -7,6 +7,7 @@ from typing import Any
 
 from chat.backends.base import ChatMessage, GenerationOptions, Usage
 from chat.backends.errors import BackendProtocolError, BackendReportedError
+from chat.backends.framing import NdjsonDecoder
 from chat.backends.http import HttpBackend, parse_json
 
 DEFAULT_HOST = "http://localhost:11434"
@@ -53,27 +54,43 @@ class OllamaBackend(HttpBackend):
         url = f"{self.root}/api/chat"
         payload = self.payload(messages, options)
         async with self.open_stream(url, payload=payload, model=options.model) as response:
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
-                data = parse_json(line, self.label)
-                if data.get("error"):
-                    raise BackendReportedError(f"Ollama reported an error: {data['error']}")
-                message = data.get("message") or {}
-                content = message.get("content") if isinstance(message, dict) else None
-                if content:
-                    yield str(content)
-                if data.get("done"):
-                    yield Usage(
-                        prompt_tokens=data.get("prompt_eval_count"),
-                        completion_tokens=data.get("eval_count"),
-                        finish_reason=data.get("done_reason") or "stop",
-                        model=data.get("model"),
-                    )
-                    return
+            decoder = NdjsonDecoder(self.label)
+            async for chunk in response.aiter_bytes():
+                for line in decoder.feed(chunk):
+                    for item in self.record_items(parse_json(line, self.label)):
+                        yield item
+                        if isinstance(item, Usage):
+                            return
+            # Tolerate a final record without its line break.
+            for line in decoder.finish():
+                for item in self.record_items(parse_json(line, self.label)):
+                    yield item
+                    if isinstance(item, Usage):
+                        return
         raise BackendProtocolError(
             "Ollama's stream ended before its final message; the reply may be cut short."
         )
+
+    @staticmethod
+    def record_items(data: dict[str, Any]) -> list[str | Usage]:
+        """The text delta of one NDJSON record and, on the final one, its usage."""
+        if data.get("error"):
+            raise BackendReportedError(f"Ollama reported an error: {data['error']}")
+        items: list[str | Usage] = []
+        message = data.get("message") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        if content:
+            items.append(str(content))
+        if data.get("done"):
+            items.append(
+                Usage(
+                    prompt_tokens=data.get("prompt_eval_count"),
+                    completion_tokens=data.get("eval_count"),
+                    finish_reason=data.get("done_reason") or "stop",
+                    model=data.get("model"),
+                )
+            )
+        return items
 
     @property
     def endpoint(self) -> str:

@@ -107,6 +107,25 @@ async def test_a_turn_acks_streams_in_order_and_completes_after_saving(
     assert prompt[-1] == {"role": "user", "content": "Hello, Captain"}
 
 
+async def test_a_long_reply_is_saved_as_it_streams(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object, settings: object
+) -> None:
+    settings.STREAM_FLUSH_SECONDS = 0.2  # type: ignore[attr-defined]
+    await llm(sse_reply(["word "] * 40, delay=0.05))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Tell me everything")
+    ack = await client.receive()
+    await asyncio.sleep(1)
+    partial = await stored(ack["reply"]["id"])
+    assert partial.status == "streaming"
+    assert partial.content.startswith("word word")
+    assert len(partial.content) < len("word " * 40)
+    events = await client.receive_until("complete")
+    assert events[-1]["message"]["content"] == "word " * 40
+
+
 async def test_deltas_are_coalesced_into_few_stream_events(
     owned_chat: tuple[Chat, str], connect: Connect, llm: object
 ) -> None:

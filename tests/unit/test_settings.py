@@ -37,7 +37,7 @@ def test_defaults_are_development_sqlite_in_memory_and_local_model() -> None:
     s = settings_with()
     assert s["debug"] is True
     assert s["db"] == "django.db.backends.sqlite3"
-    assert s["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert s["layer"] == "stormchat.layers.LocalChannelLayer"
     assert s["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert s["llm"] == "local"
     assert s["apps"][0] == "daphne"

@@ -17,6 +17,8 @@ from chat.ownership import Owner
 from chat.services import (
     chat_create,
     messages_reap_interrupted,
+    replies_flush,
+    reply_finish,
     turn_regenerate,
     turn_start,
 )
@@ -38,6 +40,21 @@ def test_a_turn_saves_the_user_message_and_a_streaming_reply(chat: Chat) -> None
     assert turn.reply.status == "streaming"
     assert (turn.reply.backend, turn.reply.model) == ("openai", "m")
     assert list(chat.messages.values_list("role", flat=True)) == ["assistant", "user", "assistant"]
+
+
+def test_flushing_saves_streaming_replies_but_never_a_finished_one(
+    chat: Chat, kaladin: Persona
+) -> None:
+    streaming = turn_start(chat_id=chat.pk, content="One", **TARGET).reply
+    other = chat_create(owner=Owner(session_key="t" * 32), persona=kaladin)
+    finished = turn_start(chat_id=other.pk, content="Two", **TARGET).reply
+    reply_finish(message_id=finished.pk, content="final", status=Message.Status.COMPLETE)
+
+    saved = replies_flush(texts={streaming.pk: "so far", finished.pk: "stale"})
+
+    assert saved == 1
+    assert Message.objects.get(pk=streaming.pk).content == "so far"
+    assert Message.objects.get(pk=finished.pk).content == "final"
 
 
 def test_only_one_reply_streams_per_chat(chat: Chat) -> None:
