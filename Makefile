@@ -39,7 +39,7 @@ run: setup
 	@echo "  Stormchat is starting at http://$(HOST):$(PORT)/"
 	@echo "  Create an admin user with: $(BIN)/python manage.py createsuperuser"
 	@echo ""
-	$(BIN)/daphne -b $(HOST) -p $(PORT) stormchat.asgi:application
+	$(BIN)/python -m stormchat.serve -b $(HOST) -p $(PORT) stormchat.asgi:application
 
 services:
 	./scripts/services.sh

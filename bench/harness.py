@@ -180,7 +180,7 @@ def daphne_command(port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "daphne",
+        "stormchat.serve",
         "-b",
         "127.0.0.1",
         "-p",

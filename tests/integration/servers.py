@@ -31,7 +31,7 @@ def daphne(port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "stormchat.serve",
                 "-b",
                 "127.0.0.1",
                 "-p",
