@@ -17,9 +17,17 @@ from chat.services import chat_create, chat_delete, chat_rename
 from personas.selectors import persona_get_active, persona_list_active
 
 
-def error_response(status: int, code: str, message: str) -> JsonResponse:
-    """The API's error shape: ``{"error": {"code": ..., "message": ...}}``."""
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+def error_response(status: int, code: str, message: str, **fields: object) -> JsonResponse:
+    """The API's error shape: ``{"error": {"code": ..., "message": ..., ...}}``."""
+    response = JsonResponse({"error": {"code": code, "message": message, **fields}}, status=status)
+    if "retry_after" in fields:
+        response["Retry-After"] = str(fields["retry_after"])
+    return response
+
+
+def refused(error: ChatError) -> JsonResponse:
+    """A ChatError as an API error response."""
+    return error_response(error.http_status, error.code, error.message, **error.fields())
 
 
 def not_found() -> JsonResponse:
@@ -59,7 +67,10 @@ def chats(request: HttpRequest) -> JsonResponse:
         persona = persona_get_active(slug=slug) if isinstance(slug, str) else None
         if persona is None:
             return error_response(400, "unknown_persona", 'Send {"persona": "<slug>"}.')
-        chat = chat_create(owner=owner, persona=persona)
+        try:
+            chat = chat_create(owner=owner, persona=persona)
+        except ChatError as error:
+            return refused(error)
         return JsonResponse(chat_detail(chat), status=201)
     offset = int_param(request, "offset", 0, low=0, high=10**9)
     limit = int_param(request, "limit", 20, low=1, high=100)
@@ -87,7 +98,7 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
         try:
             chat_rename(chat=found, title=data["title"])
         except ChatError as error:
-            return error_response(400, error.code, error.message)
+            return refused(error)
         return JsonResponse(chat_data(found))
     before = request.GET.get("before")
     return JsonResponse(

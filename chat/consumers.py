@@ -33,6 +33,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     """One connection to one chat. Generation runs elsewhere; this only relays."""
 
     chat: Chat | None = None
+    owner: Owner = Owner()
     group: str | None = None
     groups_joined: tuple[str, ...] = ()
     # None speaks the JSON protocol; the browser page asks for HTML (?format=html).
@@ -53,7 +54,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         """Accept the owner only; join the chat's group, then send the snapshot."""
-        owner = Owner.from_scope(self.scope)
+        owner = self.owner = Owner.from_scope(self.scope)
         chat_id = self.scope["url_route"]["kwargs"]["chat_id"]
         self.chat = await database_sync_to_async(chat_get_for_owner)(chat_id=chat_id, owner=owner)
         await self.accept()
@@ -103,7 +104,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await action(self, data)
         except ChatError as error:
-            await self.send_error(error.code, error.message)
+            await self.send_error(error.code, error.message, **error.fields())
 
     # --- client actions -------------------------------------------------------------
 
@@ -144,7 +145,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Save the turn, tell every connection (``ack``), then start the reply."""
         assert self.chat is not None
         prepared: PreparedTurn = await database_sync_to_async(prepare_turn)(
-            kind=kind, chat_id=self.chat.pk, **fields
+            kind=kind, chat_id=self.chat.pk, owner=self.owner, **fields
         )
         turn = prepared.turn
         await self.broadcast(

@@ -20,6 +20,13 @@ class Owner:
         """True when there is someone to own chats."""
         return self.user_id is not None or bool(self.session_key)
 
+    @property
+    def identity(self) -> str:
+        """A stable string naming this owner, for rate limits and the like."""
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
+        return f"session:{self.session_key or ''}"
+
     @classmethod
     def from_request(cls, request: HttpRequest) -> Owner:
         """The owner behind an HTTP request, creating the anonymous session if needed."""

@@ -19,6 +19,7 @@ from chat.errors import (
     InvalidContent,
     MessageNotEditable,
     NothingToRegenerate,
+    TooManyChats,
 )
 from chat.live import live_ids
 from chat.models import Chat, Message
@@ -56,6 +57,13 @@ def chat_create(*, owner: Owner, persona: Persona, title: str = "") -> Chat:
     """A new chat for this owner, opening with the persona's greeting."""
     if not owner.is_known:
         raise ValueError("A chat needs an owner.")
+    if owner.user_id is None:
+        kept = Chat.objects.filter(session_key=owner.session_key, user=None).count()
+        if kept >= settings.ANON_MAX_CHATS:
+            raise TooManyChats(
+                f"Without an account you can keep {settings.ANON_MAX_CHATS} chats. "
+                "Delete one, or sign up to keep as many as you like."
+            )
     with transaction.atomic():
         chat = Chat.objects.create(
             user_id=owner.user_id,
@@ -67,6 +75,15 @@ def chat_create(*, owner: Owner, persona: Persona, title: str = "") -> Chat:
             chat=chat, role=Role.ASSISTANT, content=persona_greeting(persona), position=1
         )
     return chat
+
+
+def chats_claim(*, session_key: str | None, user_id: int) -> int:
+    """Move an anonymous session's chats to the account that just logged in."""
+    if not session_key:
+        return 0
+    return Chat.objects.filter(session_key=session_key, user=None).update(
+        user_id=user_id, session_key=""
+    )
 
 
 def chat_rename(*, chat: Chat, title: object) -> Chat:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.backends.registry import backend_for_persona
+from chat.errors import RateLimited
 from chat.models import Chat
 from chat.ownership import Owner
 from chat.prompting import build_prompt
 from chat.selectors import prompt_history
 from chat.services import Turn, turn_edit, turn_regenerate, turn_start
+from stormchat.limits import attempt, limit_for
+
+# Message text is logged only at DEBUG level: operators switch it on, never by default.
+logger = logging.getLogger(__name__)
 
 TurnKind = Literal["chat", "regenerate", "edit"]
 
@@ -31,14 +37,35 @@ class PreparedTurn:
     wants_title: bool = False
 
 
+def turn_attempt(*, owner: Owner) -> None:
+    """Count one attempt to start a reply; RateLimited past RATE_LIMITS["messages"].
+
+    Every attempt counts, including ones refused later (busy, too long), so retrying in a
+    loop does not get around the limit.
+    """
+    limit = limit_for("messages")
+    decision = attempt(limit, owner.identity)
+    if not decision.allowed:
+        raise RateLimited(
+            f"That is more than {limit.count} messages in {limit.window:g} seconds. "
+            f"Try again in {decision.retry_after} s.",
+            retry_after=decision.retry_after,
+        )
+
+
 def prepare_turn(
     *,
     kind: TurnKind,
     chat_id: uuid.UUID,
+    owner: Owner,
     content: object = None,
     message_id: object = None,
 ) -> PreparedTurn:
-    """Save the turn (raising ChatError subclasses), then build its prompt. Blocking."""
+    """Count the attempt, save the turn (raising ChatError subclasses), then build its
+    prompt. Blocking."""
+    turn_attempt(owner=owner)
+    if isinstance(content, str):
+        logger.debug("%s in chat %s: %r", kind, chat_id, content)
     chat = Chat.objects.select_related("persona").get(pk=chat_id)
     persona = chat.persona
     backend, options = backend_for_persona(persona)

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from chat.errors import ChatError
 from chat.models import Chat
 from chat.notify import chat_listed_sync, chat_unlisted_sync
 from chat.ownership import Owner
@@ -46,7 +47,11 @@ def chat_new(request: HttpRequest) -> HttpResponse:
     if persona is None:
         raise Http404("No such persona.")
     owner = Owner.from_request(request)
-    chat = chat_create(owner=owner, persona=persona)
+    try:
+        chat = chat_create(owner=owner, persona=persona)
+    except ChatError as error:
+        context = {"personas": persona_list_active(), "error": error.message}
+        return render(request, "personas/gallery.html", context, status=error.http_status)
     chat_listed_sync(owner, chat.pk)
     return redirect("chat-page", chat_id=chat.pk)
 

@@ -7,6 +7,7 @@ variables switch on the real services. ``.env.example`` documents every variable
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "csp",
+    "axes",
     "template_partials",
     "personas",
     "chat",
@@ -56,7 +58,58 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Accounts and abuse limits ----------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username + address is refused before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+# Lockout after repeated failed logins (django-axes): this many failures for one username
+# from one address locks that pair out for LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# (attempts, window seconds). Every attempt counts, refused ones included.
+RATE_LIMITS = {
+    # Messages (chat, regenerate, edit) per user or anonymous session.
+    "messages": (
+        env.int("RATE_LIMIT_MESSAGES", default=20),
+        env.float("RATE_LIMIT_MESSAGES_WINDOW", default=60),
+    ),
+    # Login and signup form posts per client address.
+    "auth": (
+        env.int("RATE_LIMIT_AUTH", default=10),
+        env.float("RATE_LIMIT_AUTH_WINDOW", default=60),
+    ),
+}
+# Chats an anonymous session may keep; signing up lifts the cap.
+ANON_MAX_CHATS = env.int("ANON_MAX_CHATS", default=50)
+
+# --- HTTPS and cookies ------------------------------------------------------------------
+# Production (DEBUG=0) defaults to HTTPS only: HSTS, redirect, secure cookies. Behind a
+# proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=1 so X-Forwarded-Proto counts.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+# Strict: no cookie rides along with any cross-site request (a second guard, after the
+# origin check, against cross-site WebSocket hijacking).
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = env.str("COOKIE_SAMESITE", default="Strict")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 # No inline script, anywhere: scripts come only from our own static files. Inline style
 # attributes (a persona's accent colour) are allowed; <style> elements are not.

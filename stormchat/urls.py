@@ -9,6 +9,7 @@ from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("stormchat.accounts")),
     # Uploaded persona avatars. Only staff can upload, and a self-hosted site has no
     # separate media server, so Django serves them in every mode.
     re_path(

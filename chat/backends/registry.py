@@ -79,3 +79,9 @@ def backend_for_persona(persona: Persona) -> tuple[Backend, GenerationOptions]:
         max_tokens=persona.max_tokens,
     )
     return backend, options
+
+
+def uses_api_key(persona: Persona) -> bool:
+    """Whether this persona's backend sends an API key (the key itself is never shown)."""
+    name = persona.backend or settings.LLM_BACKEND
+    return name in BACKENDS and bool(backend_config(name).api_key)

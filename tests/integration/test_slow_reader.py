@@ -25,7 +25,11 @@ TURNS = 30  # about 6 MB in all: more than the kernel's socket buffers can hold
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = Path(tmp_path_factory.mktemp("slow")) / "db.sqlite3"
-    limits = {"WS_MAX_BUFFERED_BYTES": "262144", "WS_MAX_FRAME_BYTES": "65536"}
+    limits = {
+        "WS_MAX_BUFFERED_BYTES": "262144",
+        "WS_MAX_FRAME_BYTES": "65536",
+        "RATE_LIMIT_MESSAGES": "1000",  # 30 turns in well under a minute
+    }
     with (
         serve_in_thread(Reply(body=openai_sse(TOKENS))) as upstream,
         stormchat_on_sqlite(database, f"{upstream.url}/v1", **limits) as host,
