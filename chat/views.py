@@ -36,7 +36,8 @@ def page_messages(chat: Chat, before: int | None = None) -> tuple[list[dict], bo
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The persona gallery."""
+    """The persona gallery. A first visit gets its anonymous session here."""
+    Owner.from_request(request)
     return render(request, "personas/gallery.html", {"personas": persona_list_active()})
 
 
