@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import Counter
 from copy import deepcopy
 from typing import Any
@@ -45,6 +46,10 @@ class LocalChannelLayer(InMemoryChannelLayer):
         self._next_clean = 0.0
 
     # --- channels ---------------------------------------------------------------------
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """A fresh channel name (from os.urandom, so no seeding of ``random`` repeats it)."""
+        return f"{prefix}.inmemory!{uuid.uuid4().hex}"
 
     def _queue(self, channel: str) -> asyncio.Queue[tuple[float, dict[str, Any]]]:
         queue = self.channels.get(channel)

@@ -73,7 +73,10 @@ def stormchat_on_sqlite(database: Path, llm_url: str, **settings: str) -> Iterat
         "LLM_MODEL": "fake-model",
         **settings,
     }
-    for command in (["migrate", "-v0"], ["seed_personas"]):
+    commands = [["migrate", "-v0"], ["seed_personas"]]
+    if settings.get("DEBUG") == "0":  # production mode serves collected, hashed static files
+        commands.append(["collectstatic", "--noinput", "-v0"])
+    for command in commands:
         subprocess.run(
             [sys.executable, "manage.py", *command],
             env=env,
