@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 
 
 def main() -> None:
     """Set the loop policy, then run daphne's command line."""
-    sys.setswitchinterval(float(os.environ.get("STORMCHAT_SWITCH_INTERVAL", "0.005")))
     if os.environ.get("STORMCHAT_UVLOOP", "1") != "0":
         import uvloop
 
