@@ -145,16 +145,21 @@ def bench_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def table_writes(database_url: str) -> float:
-    """Rows inserted, updated or deleted in the chat tables so far (PostgreSQL stats)."""
+def table_writes(database_url: str) -> dict[str, float]:
+    """Rows written so far (PostgreSQL stats): message inserts and updates, chat updates."""
     if not database_url.startswith("postgres"):
-        return float("nan")
+        return {"message_ins": float("nan"), "message_upd": float("nan"), "chat_upd": float("nan")}
     with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
+        rows = conn.execute(
+            "SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables "
             "WHERE relname IN ('chat_chat', 'chat_message')"
-        ).fetchone()
-    return int(row[0]) if row else 0
+        ).fetchall()
+    stats = {name: (ins, upd) for name, ins, upd in rows}
+    return {
+        "message_ins": stats.get("chat_message", (0, 0))[0],
+        "message_upd": stats.get("chat_message", (0, 0))[1],
+        "chat_upd": stats.get("chat_chat", (0, 0))[1],
+    }
 
 
 def app_env(database_url: str, backend_url: str, **extra: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -112,7 +113,8 @@ async def concurrent_streams(
     sampler.cancel()
     cpu = cpu_seconds(pid) - cpu_before
     await asyncio.sleep(1.5)  # PostgreSQL publishes table stats within a second
-    writes = table_writes(ctx["database_url"]) - writes_before
+    writes_after = table_writes(ctx["database_url"])
+    writes = {k: (writes_after[k] - writes_before[k]) / streams for k in writes_after}
     for ws in sockets:
         await ws.close()
 
@@ -159,7 +161,13 @@ async def concurrent_streams(
         "rss_per_active_stream_kb": (max(peak) - rss_idle) / streams / 1024,
         "frames_per_s_per_stream": percentile([t.frames / max(t.duration, 1e-9) for t in app], 0.5),
         "bytes_per_stream": percentile([float(t.bytes) for t in app], 0.5),
-        "db_writes_per_turn": writes / streams,
+        # A turn writes two message rows (user message and reply) and the reply's final
+        # state once; every other message update is a flush of streaming text.
+        "db_turn_writes": writes["message_ins"] + 1,
+        "db_flushes_per_reply_second": (writes["message_upd"] - 1)
+        / statistics.fmean(t.duration for t in app),
+        # The chat row: updated_at (history order) and, on a first exchange, the title.
+        "db_chat_updates_per_turn": writes["chat_upd"],
         "wrong_texts": check_texts(list(app), tokens),
     }
 
