@@ -70,3 +70,10 @@ class TooManyChats(ChatError):
 
     code = "too_many_chats"
     http_status = 429
+
+
+class GreetingLocked(ChatError):
+    """The greeting can be swapped only before anyone has written."""
+
+    code = "greeting_locked"
+    http_status = 409

@@ -15,7 +15,12 @@ from collections.abc import Callable, Sequence
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.models import Message
 from personas.models import Persona
-from personas.prompts import persona_system_text, render_macros
+from personas.prompts import (
+    DEFAULT_USER_NAME,
+    persona_post_history,
+    persona_system_text,
+    render_macros,
+)
 
 PER_MESSAGE_OVERHEAD = 4
 SAFETY_MARGIN = 32
@@ -27,33 +32,39 @@ def build_prompt(
     history: Sequence[Message],
     backend: Backend,
     options: GenerationOptions,
+    user_name: str = DEFAULT_USER_NAME,
 ) -> list[ChatMessage]:
-    """The messages to send: system text, then the newest turns that fit the budget."""
+    """The messages to send: system text, the newest turns that fit the budget, then the
+    persona's post-history instructions (if any)."""
     reserve = (options.max_tokens or 512) + SAFETY_MARGIN
     budget = max(backend.context_window - reserve, 0)
 
     def cost(text: str) -> int:
         return backend.count_tokens(text) + PER_MESSAGE_OVERHEAD
 
-    system = _fitting_system_text(persona, budget, cost)
-    remaining = budget - cost(system)
+    system = _fitting_system_text(persona, budget, cost, user_name)
+    after = persona_post_history(persona, user=user_name)
+    remaining = budget - cost(system) - (cost(after) if after else 0)
     turns: list[ChatMessage] = []
     for message in reversed(history):
-        content = render_macros(message.content, char=persona.name)
+        content = render_macros(message.content, char=persona.name, user=user_name)
         needed = cost(content)
         if needed > remaining and turns:
             break
         turns.append({"role": message.role, "content": content})
         remaining -= needed
-    return [{"role": "system", "content": system}, *reversed(turns)]
+    closing: list[ChatMessage] = [{"role": "system", "content": after}] if after else []
+    return [{"role": "system", "content": system}, *reversed(turns), *closing]
 
 
-def _fitting_system_text(persona: Persona, budget: int, cost: Callable[[str], int]) -> str:
+def _fitting_system_text(
+    persona: Persona, budget: int, cost: Callable[[str], int], user_name: str
+) -> str:
     """The fullest persona text that fits: drop examples, then scenario, never the prompt."""
     variants = [
-        persona_system_text(persona),
-        persona_system_text(_without(persona, "example_dialogue")),
-        persona_system_text(_without(persona, "example_dialogue", "scenario")),
+        persona_system_text(persona, user=user_name),
+        persona_system_text(_without(persona, "example_dialogue"), user=user_name),
+        persona_system_text(_without(persona, "example_dialogue", "scenario"), user=user_name),
     ]
     for text in variants[:-1]:
         if cost(text) <= budget:

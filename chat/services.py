@@ -8,6 +8,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Max, TextField, Value, When
 from django.utils import timezone
@@ -16,6 +17,7 @@ from chat.backends.base import GenerationSummary
 from chat.errors import (
     ChatBusy,
     ContentTooLong,
+    GreetingLocked,
     InvalidContent,
     MessageNotEditable,
     NothingToRegenerate,
@@ -25,7 +27,7 @@ from chat.live import live_ids
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from personas.models import Persona
-from personas.prompts import persona_greeting
+from personas.prompts import DEFAULT_USER_NAME, persona_greeting
 
 Status = Message.Status
 Role = Message.Role
@@ -53,8 +55,9 @@ def clean_content(content: object) -> str:
     return content
 
 
-def chat_create(*, owner: Owner, persona: Persona, title: str = "") -> Chat:
-    """A new chat for this owner, opening with the persona's greeting."""
+def chat_create(*, owner: Owner, persona: Persona, title: str = "", greeting: int = 0) -> Chat:
+    """A new chat for this owner, opening with the persona's greeting (or an alternate
+    one, by index)."""
     if not owner.is_known:
         raise ValueError("A chat needs an owner.")
     if owner.user_id is None:
@@ -72,9 +75,36 @@ def chat_create(*, owner: Owner, persona: Persona, title: str = "") -> Chat:
             title=title,
         )
         Message.objects.create(
-            chat=chat, role=Role.ASSISTANT, content=persona_greeting(persona), position=1
+            chat=chat,
+            role=Role.ASSISTANT,
+            content=persona_greeting(persona, user=_user_name(owner), index=greeting),
+            position=1,
         )
     return chat
+
+
+def chat_choose_greeting(*, chat: Chat, index: int) -> list[Message]:
+    """Open the chat with another of the persona's greetings (a swipe), as long as nobody
+    has written anything yet. Returns the chat's messages."""
+    with transaction.atomic():
+        locked = _lock_idle_chat(chat.pk)
+        messages = list(locked.messages.order_by("position"))
+        if len(messages) != 1:
+            raise GreetingLocked("The greeting can only be changed before the chat begins.")
+        greeting = messages[0]
+        greeting.content = persona_greeting(
+            locked.persona, user=_user_name(locked.owner), index=index
+        )
+        greeting.save(update_fields=["content"])
+    return messages
+
+
+def _user_name(owner: Owner) -> str:
+    """The name ``{{user}}`` stands for: the account's username, else the default."""
+    if owner.user_id is None:
+        return DEFAULT_USER_NAME
+    user = get_user_model().objects.filter(pk=owner.user_id).first()
+    return user.get_username() if user else DEFAULT_USER_NAME
 
 
 def chats_claim(*, session_key: str | None, user_id: int) -> int:
@@ -112,7 +142,10 @@ def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
     chat = _lock_idle_chat(chat_id)
     chat.messages.all().delete()
     greeting = Message.objects.create(
-        chat=chat, role=Role.ASSISTANT, content=persona_greeting(chat.persona), position=1
+        chat=chat,
+        role=Role.ASSISTANT,
+        content=persona_greeting(chat.persona, user=_user_name(chat.owner)),
+        position=1,
     )
     Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())
     return [greeting]

@@ -15,6 +15,7 @@ from chat.ownership import Owner
 from chat.prompting import build_prompt
 from chat.selectors import prompt_history
 from chat.services import Turn, turn_edit, turn_regenerate, turn_start
+from personas.prompts import DEFAULT_USER_NAME
 from stormchat.limits import attempt, limit_for
 
 # Message text is logged only at DEBUG level: operators switch it on, never by default.
@@ -60,15 +61,19 @@ def prepare_turn(
     owner: Owner,
     content: object = None,
     message_id: object = None,
+    backend_name: str | None = None,
+    rate_limited: bool = True,
 ) -> PreparedTurn:
     """Count the attempt, save the turn (raising ChatError subclasses), then build its
-    prompt. Blocking."""
-    turn_attempt(owner=owner)
+    prompt. Blocking. ``backend_name`` overrides the persona's backend (the terminal chat
+    uses it); operators' own commands pass ``rate_limited=False``."""
+    if rate_limited:
+        turn_attempt(owner=owner)
     if isinstance(content, str):
         logger.debug("%s in chat %s: %r", kind, chat_id, content)
-    chat = Chat.objects.select_related("persona").get(pk=chat_id)
+    chat = Chat.objects.select_related("persona", "user").get(pk=chat_id)
     persona = chat.persona
-    backend, options = backend_for_persona(persona)
+    backend, options = backend_for_persona(persona, backend_name)
     target = {"backend": backend.name, "model": options.model}
     if kind == "chat":
         turn = turn_start(chat_id=chat_id, content=content, **target)
@@ -82,6 +87,9 @@ def prepare_turn(
             **target,
         )
     history = prompt_history(chat=chat, before_position=turn.reply.position)
-    prompt = build_prompt(persona=persona, history=history, backend=backend, options=options)
+    user_name = chat.user.get_username() if chat.user else DEFAULT_USER_NAME
+    prompt = build_prompt(
+        persona=persona, history=history, backend=backend, options=options, user_name=user_name
+    )
     first_exchange = turn.user is not None and not chat.title and len(history) <= 2
     return PreparedTurn(chat_id, chat.owner, turn, backend, options, prompt, first_exchange)

@@ -37,15 +37,54 @@ class Persona(models.Model):
         max_length=240, blank=True, help_text="One short line for the gallery card."
     )
     system_prompt = models.TextField(
-        help_text="The in-character instructions the model receives before every chat."
+        blank=True,
+        help_text="The in-character instructions the model receives before every chat. "
+        "When empty, a default built from the description and personality is used.",
     )
+    description = models.TextField(
+        blank=True, help_text="Who the character is: appearance, history, relationships."
+    )
+    personality = models.TextField(blank=True, help_text="A short summary of the temperament.")
     greeting = models.TextField(help_text="The persona's first message in a new chat.")
+    alternate_greetings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Other opening messages (a list of texts); people can swipe between them "
+        "when a chat starts.",
+    )
     example_dialogue = models.TextField(
         blank=True,
         help_text="A few sample exchanges that show the persona's voice to the model.",
     )
     scenario = models.TextField(
         blank=True, help_text="Where and when the conversation takes place."
+    )
+    post_history_instructions = models.TextField(
+        blank=True,
+        help_text="Instructions sent after the chat history, just before the model answers.",
+    )
+
+    # Character Card V2 bookkeeping, kept so that an imported card exports unchanged.
+    creator = models.CharField(max_length=200, blank=True, help_text="Who made the card.")
+    character_version = models.CharField(
+        max_length=100, blank=True, help_text="The card's own version string."
+    )
+    creator_notes = models.TextField(
+        blank=True, help_text="Notes from the card's creator. Never sent to the model."
+    )
+    tags = models.JSONField(default=list, blank=True, help_text="Tags, as a list of texts.")
+    extensions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The card's extensions object, kept as it came for round trips.",
+    )
+    character_book = models.JSONField(
+        null=True, blank=True, help_text="The card's lorebook, kept as it came for round trips."
+    )
+    card_extra = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Fields of an imported card that Stormchat doesn't know, kept for export.",
     )
 
     avatar = models.ImageField(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -65,3 +66,9 @@ def alice(db: None) -> User:
 def staff(db: None) -> User:
     """A superuser who can use the admin."""
     return User.objects.create_superuser("staff", "staff@example.com", "staff-pass-123!")
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Uploaded files (imported card portraits) go to a temporary folder, never the repo."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))

@@ -69,11 +69,15 @@ def get_backend(name: str | None = None) -> Backend:
     return BACKENDS[name](backend_config(name))
 
 
-def backend_for_persona(persona: Persona) -> tuple[Backend, GenerationOptions]:
-    """The backend and options a persona answers with, its overrides applied."""
-    backend = get_backend(persona.backend or None)
+def backend_for_persona(
+    persona: Persona, override: str | None = None
+) -> tuple[Backend, GenerationOptions]:
+    """The backend and options a persona answers with, its overrides applied (or another
+    backend by name, whose own default model then answers)."""
+    backend = get_backend(override or persona.backend or None)
+    persona_model = persona.model if not override or override == persona.backend else ""
     options = GenerationOptions(
-        model=persona.model or backend.model,
+        model=persona_model or backend.model,
         temperature=persona.temperature,
         top_p=persona.top_p,
         max_tokens=persona.max_tokens,

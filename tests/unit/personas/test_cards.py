@@ -1,0 +1,142 @@
+"""Character Card V2: every field round-trips, SillyTavern's PNGs read, bad cards refused."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from chat.ownership import Owner
+from chat.services import chat_create
+from personas.card_services import persona_export_card, persona_import_card
+from personas.cards import CardError, read_card
+from personas.models import Persona
+from personas.prompts import persona_system_text
+from tests.fakes.cards import FULL_CARD, chunk, portrait, sillytavern_png
+
+pytestmark = pytest.mark.django_db
+
+
+def json_bytes(card: Any) -> bytes:
+    return json.dumps(card, ensure_ascii=False).encode()
+
+
+def test_every_v2_field_survives_import_then_json_export() -> None:
+    persona = persona_import_card(raw=json_bytes(FULL_CARD))
+    data = FULL_CARD["data"]
+    assert persona.slug == "szeth-son-son-vallano"
+    assert persona.name == data["name"]
+    assert persona.greeting == data["first_mes"]
+    assert persona.example_dialogue == data["mes_example"]
+    for field in ("description", "personality", "scenario", "creator_notes", "system_prompt",
+                  "post_history_instructions", "alternate_greetings", "tags", "creator",
+                  "character_version", "extensions", "character_book"):  # fmt: skip
+        assert getattr(persona, field) == data[field], field
+
+    name, exported = persona_export_card(
+        persona=Persona.objects.get(pk=persona.pk), card_format="json"
+    )
+    assert name == "szeth-son-son-vallano.json"
+    assert json.loads(exported) == FULL_CARD  # unknown fields included
+
+
+def test_a_sillytavern_png_card_imports_with_its_portrait_and_exports_as_png() -> None:
+    persona = persona_import_card(raw=sillytavern_png(FULL_CARD))
+    assert persona.name == "Szeth-son-son-Vallano"
+    assert persona.description.endswith("✦")  # UTF-8 inside base64 inside tEXt
+    assert persona.avatar.name.endswith(".png")
+
+    name, png = persona_export_card(persona=persona, card_format="png")
+    assert name.endswith(".png")
+    assert png.startswith(b"\x89PNG")
+    again = read_card(png)
+    assert again.data == read_card(json_bytes(FULL_CARD)).data
+    assert again.extra_top == {"x_unknown_top_field": "survives"}
+    assert again.image is not None
+
+
+def test_a_stormlight_persona_exports_and_reimports_as_a_copy(kaladin: Persona) -> None:
+    _, png = persona_export_card(persona=kaladin, card_format="png")
+    copy_of = persona_import_card(raw=png)
+    assert copy_of.slug == "kaladin-2"
+    assert persona_system_text(copy_of) == persona_system_text(kaladin)
+    assert copy_of.greeting == kaladin.greeting
+
+
+def test_a_v1_card_is_upgraded() -> None:
+    v1 = {"name": "Lopen", "description": "One-armed Herdazian.", "personality": "Cheerful",
+          "scenario": "", "first_mes": "Gancho!", "mes_example": "", "avatar": "none"}  # fmt: skip
+    persona = persona_import_card(raw=json_bytes(v1))
+    assert (persona.name, persona.greeting, persona.personality) == ("Lopen", "Gancho!", "Cheerful")
+    assert persona.alternate_greetings == []
+    _, exported = persona_export_card(persona=persona, card_format="json")
+    document = json.loads(exported)
+    assert document["spec"] == "chara_card_v2"
+    assert document["data"]["avatar"] == "none"  # an unknown V1 field survives
+
+
+def test_macros_fill_in_the_persona_and_the_person(alice: Any) -> None:
+    persona = persona_import_card(raw=json_bytes(FULL_CARD))
+    text = persona_system_text(persona, user="alice")
+    assert "Szeth-son-son-Vallano is the Assassin in White" in text
+    assert "alice has found Szeth-son-son-Vallano" in text
+    chat = chat_create(owner=Owner(user_id=alice.pk), persona=persona)
+    greeting = chat.messages.get().content
+    assert (
+        greeting == "*Szeth-son-son-Vallano lowers his Shardblade.* You should not be here, alice."
+    )
+
+
+def broken_crc() -> bytes:
+    png = bytearray(sillytavern_png(FULL_CARD))
+    at = png.index(b"tEXtchara") + 20
+    png[at] ^= 0x01  # one bit of the card payload, so its chunk's CRC no longer matches
+    return bytes(png)
+
+
+def wrong_spec() -> bytes:
+    card = copy.deepcopy(FULL_CARD)
+    card["spec"] = "chara_card_v9"
+    return json_bytes(card)
+
+
+BAD_CARDS = {
+    "bad crc": (broken_crc, "damaged"),
+    "missing chunk": (portrait, "no character card"),
+    "other keyword": (lambda: sillytavern_png(FULL_CARD, keyword=b"comment"), "no character card"),
+    "invalid base64": (lambda: sillytavern_png(None, payload=b"not*base64!"), "base64"),
+    "invalid json in png": (
+        lambda: sillytavern_png(None, payload=base64.b64encode(b"{broken")),
+        "not valid JSON",
+    ),
+    "invalid json": (lambda: b'{"spec": "chara_card_v2", "data": {', "not valid JSON"),
+    "wrong spec": (wrong_spec, "Unsupported card spec"),
+    "not a card": (lambda: b'{"hello": "world"}', "not a character card"),
+    "no name": (lambda: json_bytes({"spec": "chara_card_v2", "data": {"name": " "}}), "no name"),
+    "wrong types": (
+        lambda: json_bytes({"spec": "chara_card_v2", "data": {"name": "x", "tags": "a,b"}}),
+        "list of texts",
+    ),
+    "truncated png": (lambda: sillytavern_png(FULL_CARD)[:200], "damaged"),
+    "not utf-8": (lambda: b"\xff\xfe\x00garbage", "neither a PNG nor UTF-8"),
+    "empty": (lambda: b"", "empty"),
+    "50 MB": (lambda: b"\x89PNG\r\n\x1a\n" + b"\x00" * (50 * 1024 * 1024), "limited to"),
+    "bomb chunk": (
+        lambda: (
+            portrait()[:33] + chunk(b"tEXt", b"chara\x00" + b"A" * 20_000_000) + portrait()[33:]
+        ),
+        "limited to",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CARDS, ids=list(BAD_CARDS))
+def test_bad_cards_are_refused_clearly_and_change_nothing(case: str, kaladin: Persona) -> None:
+    make, message = BAD_CARDS[case]
+    before = Persona.objects.count()
+    with pytest.raises(CardError, match=message):
+        persona_import_card(raw=make())
+    assert Persona.objects.count() == before
