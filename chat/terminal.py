@@ -1,0 +1,168 @@
+"""A chat in the terminal, through the same engine as the site.
+
+Each line typed (or piped in) is a turn: saved by ``prepare_turn``, written by a
+``ReplyRun`` whose ``stream`` events this session reads from the chat's group, exactly as
+a browser tab would. The chat is in the site's database, so it shows up in the browser
+(live, when REDIS_URL is shared). Ctrl+C stops a reply that is being written (and quits
+when none is). ``/new``, ``/regenerate`` and ``/quit`` do what they say.
+
+stdout carries only the conversation, so ``echo hi | manage.py chat kaladin`` prints the
+reply; prompts and notes go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from chat.errors import ChatError
+from chat.live import chat_group
+from chat.models import Chat
+from chat.ownership import Owner
+from chat.runs import background_settled, request_stop, start_reply
+from chat.services import chat_create
+from chat.turns import TurnKind, prepare_turn
+from personas.models import Persona
+
+COMMANDS = "/new starts over, /regenerate rewrites the last reply, /quit leaves"
+
+
+@dataclass
+class TerminalChat:
+    """One terminal session: a persona, an owner, the current chat, and the streams."""
+
+    persona: Persona
+    owner: Owner
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+    interactive: bool
+    backend_name: str | None = None
+    chat_id: uuid.UUID | None = None
+    failures: int = 0
+    streaming: bool = False
+    quitting: bool = False
+    lines: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+
+    async def run(self) -> int:
+        """Chat until /quit, end of input or Ctrl+C at the prompt; 1 if a reply failed."""
+        loop = asyncio.get_running_loop()
+        self._read_input_in_background(loop)
+        self._handle_ctrl_c(loop)
+        if self.chat_id is None:
+            await self.new_chat()
+        else:
+            self.note(f"Continuing chat {self.chat_id}.")
+        self.note(f"Talking with {self.persona.name}. {COMMANDS}. Ctrl+C stops a reply.")
+        while not self.quitting:
+            self.prompt()
+            line = await self.lines.get()
+            if line is None:
+                break
+            text = line.strip()
+            if text == "/quit":
+                break
+            if text == "/new":
+                await self.new_chat()
+            elif text == "/regenerate":
+                await self.turn("regenerate")
+            elif text:
+                await self.turn("chat", content=line.rstrip("\n"))
+        await background_settled(timeout=15)  # let the auto-title finish
+        return 1 if self.failures else 0
+
+    async def new_chat(self) -> None:
+        """Start a fresh chat and show the persona's greeting."""
+        chat: Chat = await database_sync_to_async(chat_create)(
+            owner=self.owner, persona=self.persona
+        )
+        self.chat_id = chat.pk
+        greeting = await database_sync_to_async(lambda: chat.messages.get().content)()
+        self.note(f"New chat {chat.pk} (it is in the site's history too).")
+        self.say(f"{self.persona.name}: {greeting}\n")
+
+    async def turn(self, kind: TurnKind, **fields: Any) -> None:
+        """Save the turn, then print the reply as its batches arrive."""
+        assert self.chat_id is not None
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        group = chat_group(self.chat_id)
+        await layer.group_add(group, channel)
+        try:
+            prepared = await database_sync_to_async(prepare_turn)(
+                kind=kind,
+                chat_id=self.chat_id,
+                owner=self.owner,
+                backend_name=self.backend_name,
+                rate_limited=False,
+                **fields,
+            )
+        except ChatError as error:
+            await layer.group_discard(group, channel)
+            self.note(f"error: {error.message}")
+            return
+        self.streaming = True
+        start_reply(prepared)
+        self.say(f"{self.persona.name}: ")
+        try:
+            while True:
+                event = await layer.receive(channel)
+                if event["type"] == "chat.stream":
+                    self.say(event["content"])
+                elif event["type"] == "chat.error":
+                    self.failures += 1
+                    self.note(f"\nerror: {event['message']}")
+                elif event["type"] == "chat.complete":
+                    status = event["message"]["status"]
+                    self.say("\n")
+                    if status == "cancelled":
+                        self.note("(stopped)")
+                    return
+        finally:
+            self.streaming = False
+            await layer.group_discard(group, channel)
+
+    # --- input and output -------------------------------------------------------------
+
+    def _read_input_in_background(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Lines from stdin, read on a daemon thread so quitting never waits for Enter."""
+
+        def read() -> None:
+            for line in iter(self.stdin.readline, ""):
+                loop.call_soon_threadsafe(self.lines.put_nowait, line)
+            loop.call_soon_threadsafe(self.lines.put_nowait, None)
+
+        threading.Thread(target=read, name="terminal-input", daemon=True).start()
+
+    def _handle_ctrl_c(self, loop: asyncio.AbstractEventLoop) -> None:
+        def interrupted() -> None:
+            if self.streaming and self.chat_id is not None:
+                loop.create_task(request_stop(self.chat_id))
+            else:
+                self.quitting = True
+                self.lines.put_nowait(None)
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, interrupted)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (some test runners): Ctrl+C then simply interrupts
+
+    def prompt(self) -> None:
+        if self.interactive:
+            self.stderr.write("You: ")
+            self.stderr.flush()
+
+    def say(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def note(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
