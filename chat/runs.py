@@ -43,12 +43,12 @@ def _keep(task: asyncio.Task[Any]) -> None:
     task.add_done_callback(_background.discard)
 
 
-async def background_settled(timeout: float) -> None:
-    """Wait (up to ``timeout`` s) for background runs and titles to finish: a process that
+async def background_settled(seconds: float) -> None:
+    """Wait (up to ``seconds``) for background runs and titles to finish: a process that
     is about to exit calls this so nothing it started is cut short."""
     pending = {task for task in _background if not task.done()}
     if pending:
-        await asyncio.wait(pending, timeout=timeout)
+        await asyncio.wait(pending, timeout=seconds)
 
 
 def start_reply(prepared: PreparedTurn) -> asyncio.Task[None]:

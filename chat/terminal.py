@@ -13,6 +13,7 @@ reply; prompts and notes go to stderr.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 import uuid
@@ -75,7 +76,7 @@ class TerminalChat:
                 await self.turn("regenerate")
             elif text:
                 await self.turn("chat", content=line.rstrip("\n"))
-        await background_settled(timeout=15)  # let the auto-title finish
+        await background_settled(15)  # let the auto-title finish
         return 1 if self.failures else 0
 
     async def new_chat(self) -> None:
@@ -149,10 +150,9 @@ class TerminalChat:
                 self.quitting = True
                 self.lines.put_nowait(None)
 
-        try:
+        # Off the main thread (some test runners) Ctrl+C simply interrupts.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGINT, interrupted)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread (some test runners): Ctrl+C then simply interrupts
 
     def prompt(self) -> None:
         if self.interactive:

@@ -45,7 +45,9 @@ class Command(BaseCommand):
         self.stdout.ending = ""
         try:
             stream: TextIO | OutputWrapper = (
-                Path(out_path).open("w", encoding="utf-8") if out_path else self.stdout
+                Path(out_path).open("w", encoding="utf-8")  # noqa: SIM115 (closed below)
+                if out_path
+                else self.stdout
             )
         except OSError as error:
             raise CommandError(f"Cannot write {out_path}: {error}") from None

@@ -123,7 +123,8 @@ def test_ctrl_c_stops_a_reply_and_keeps_what_was_written(database: dict[str, str
     with serve_in_thread(slow) as server:
         env = {**database, "LLM_BACKEND": "openai", "LLM_BASE_URL": f"{server.url}/v1"}
         process = manage("chat", "kaladin", **env)
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         process.stdin.write("Tell me everything\n")
         process.stdin.flush()
         deadline = time.monotonic() + 60

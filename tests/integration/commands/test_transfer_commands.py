@@ -54,7 +54,7 @@ def test_a_broken_card_is_reported_and_the_exit_status_is_1(tmp_path: Path) -> N
     (tmp_path / "good.json").write_text(json.dumps(FULL_CARD))
     (tmp_path / "bad.json").write_text("{not json")
     err = StringIO()
-    with pytest.raises(CommandError, match="Imported 1 of 2 cards. 1 could not be read"):
+    with pytest.raises(CommandError, match=r"Imported 1 of 2 cards\. 1 could not be read"):
         call_command("import_personas", str(tmp_path), stdout=StringIO(), stderr=err)
     assert "bad.json: The card is not valid JSON" in err.getvalue()
     with pytest.raises(CommandError, match="no such file"):
