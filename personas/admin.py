@@ -1,13 +1,33 @@
-"""Staff edit personas here: every field, with search, filters and a prompt preview."""
+"""Staff edit personas here: every field, with search, filters and a prompt preview,
+plus Character Card V2 import (upload) and export (an action)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from chat.backends.registry import uses_api_key
+from personas.card_services import CardFormat, persona_export_card, persona_import_card
+from personas.cards import MAX_CARD_BYTES, CardError
 from personas.models import Persona
 from personas.prompts import persona_greeting, persona_system_text
+
+
+class CardUploadForm(forms.Form):
+    """One Character Card V2 file."""
+
+    card = forms.FileField(
+        help_text="A SillyTavern / Character Card V2 file: .png (card inside) or .json."
+    )
 
 
 @admin.register(Persona)
@@ -23,12 +43,45 @@ class PersonaAdmin(admin.ModelAdmin):
     ]
     list_editable = ["is_active", "sort_order"]
     list_filter = ["is_active", "backend"]
-    search_fields = ["name", "slug", "epithet", "tagline", "system_prompt", "scenario"]
+    search_fields = [
+        "name", "slug", "epithet", "tagline", "system_prompt", "description", "scenario", "creator",
+    ]  # fmt: skip
+    actions = ["export_png_cards", "export_json_cards"]
+    change_list_template = "admin/personas/persona/change_list.html"
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["key_bearing", "prompt_preview", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "epithet", "tagline", "is_active", "sort_order"]}),
-        ("Character", {"fields": ["system_prompt", "scenario", "greeting", "example_dialogue"]}),
+        (
+            "Character",
+            {
+                "fields": [
+                    "system_prompt",
+                    "description",
+                    "personality",
+                    "scenario",
+                    "greeting",
+                    "alternate_greetings",
+                    "example_dialogue",
+                    "post_history_instructions",
+                ]
+            },
+        ),
+        (
+            "Card",
+            {
+                "fields": [
+                    "creator",
+                    "character_version",
+                    "creator_notes",
+                    "tags",
+                    "extensions",
+                    "character_book",
+                    "card_extra",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
         ("Appearance", {"fields": ["avatar", "avatar_static", "accent_color"]}),
         (
             "Generation",
@@ -69,3 +122,68 @@ class PersonaAdmin(admin.ModelAdmin):
             persona_system_text(persona),
             persona_greeting(persona),
         )
+
+    # --- Character Card V2 ---------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        """The admin's own URLs plus the card upload page."""
+        upload = path(
+            "import-card/",
+            self.admin_site.admin_view(self.import_card_view),
+            name="personas_persona_import_card",
+        )
+        return [upload, *super().get_urls()]
+
+    def import_card_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a card; a new persona is made from it, or the form says what is wrong."""
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form = CardUploadForm(request.POST or None, request.FILES or None)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["card"]
+            try:
+                persona = persona_import_card(raw=upload.read(MAX_CARD_BYTES + 1))
+            except CardError as error:
+                form.add_error("card", str(error))
+            else:
+                self.message_user(request, f"Imported {persona.name} as '{persona.slug}'.")
+                url = reverse("admin:personas_persona_change", args=[persona.pk])
+                return HttpResponseRedirect(url)
+        if request.method == "POST":
+            status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a character card",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(
+            request, "admin/personas/persona/import_card.html", context, status=status
+        )
+
+    @admin.action(description="Export as card (PNG)", permissions=["view"])
+    def export_png_cards(self, request: HttpRequest, queryset: QuerySet[Persona]) -> HttpResponse:
+        """The selected personas as PNG cards (one file, or a zip of several)."""
+        return self._cards_response(queryset, "png")
+
+    @admin.action(description="Export as card (JSON)", permissions=["view"])
+    def export_json_cards(self, request: HttpRequest, queryset: QuerySet[Persona]) -> HttpResponse:
+        """The selected personas as JSON cards (one file, or a zip of several)."""
+        return self._cards_response(queryset, "json")
+
+    def _cards_response(self, queryset: QuerySet[Persona], card_format: CardFormat) -> Any:
+        files = [persona_export_card(persona=p, card_format=card_format) for p in queryset]
+        if len(files) == 1:
+            name, data = files[0]
+            kind = "image/png" if card_format == "png" else "application/json"
+            response = HttpResponse(data, content_type=kind)
+        else:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for file_name, data in files:
+                    archive.writestr(file_name, data)
+            name = f"stormchat-cards-{card_format}.zip"
+            response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

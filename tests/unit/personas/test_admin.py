@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from personas.cards import read_card
 from personas.models import Persona
+from tests.fakes.cards import FULL_CARD, sillytavern_png
 
 
 @pytest.fixture
@@ -93,3 +99,48 @@ def test_non_staff_get_the_admin_login(client: Client, alice: User) -> None:
     response = client.get(reverse("admin:personas_persona_changelist"))
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
+
+
+@pytest.mark.django_db
+def test_staff_import_a_card_by_upload(staff: User) -> None:
+    client = Client()
+    client.force_login(staff)
+    listing = client.get("/admin/personas/persona/").content.decode()
+    assert "Import card" in listing
+    upload = SimpleUploadedFile("szeth.png", sillytavern_png(FULL_CARD), "image/png")
+    response = client.post("/admin/personas/persona/import-card/", {"card": upload})
+    persona = Persona.objects.get(slug="szeth-son-son-vallano")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/admin/personas/persona/{persona.pk}/change/")
+
+
+@pytest.mark.django_db
+def test_a_bad_upload_says_why_and_imports_nothing(staff: User) -> None:
+    client = Client()
+    client.force_login(staff)
+    upload = SimpleUploadedFile("broken.json", b"{not json", "application/json")
+    response = client.post("/admin/personas/persona/import-card/", {"card": upload})
+    assert response.status_code == 400
+    assert "not valid JSON" in response.content.decode()
+    assert not Persona.objects.exists()
+
+
+@pytest.mark.django_db
+def test_export_as_card_action(staff: User, personas: list[Persona]) -> None:
+    client = Client()
+    client.force_login(staff)
+    one = Persona.objects.get(slug="kaladin")
+    single = client.post(
+        "/admin/personas/persona/",
+        {"action": "export_png_cards", "_selected_action": [one.pk]},
+    )
+    assert single["Content-Type"] == "image/png"
+    assert read_card(single.content).name == "Kaladin"
+    several = client.post(
+        "/admin/personas/persona/",
+        {"action": "export_json_cards", "_selected_action": [p.pk for p in personas]},
+    )
+    with zipfile.ZipFile(io.BytesIO(several.content)) as archive:
+        names = archive.namelist()
+    assert len(names) == len(personas)
+    assert "kaladin.json" in names
