@@ -10,10 +10,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.errors import ChatError
+from chat.notify import chat_event_sync
 from chat.ownership import Owner
 from chat.presenters import chat_data, message_data, persona_data
 from chat.selectors import chat_get_for_owner, chat_list_for_owner, chat_messages_window
-from chat.services import chat_create, chat_delete, chat_rename
+from chat.services import chat_choose_greeting, chat_create, chat_delete, chat_rename
 from personas.selectors import persona_get_active, persona_list_active
 
 
@@ -67,8 +68,11 @@ def chats(request: HttpRequest) -> JsonResponse:
         persona = persona_get_active(slug=slug) if isinstance(slug, str) else None
         if persona is None:
             return error_response(400, "unknown_persona", 'Send {"persona": "<slug>"}.')
+        greeting = data.get("greeting", 0) if data else 0
+        if isinstance(greeting, bool) or not isinstance(greeting, int):
+            return error_response(400, "bad_request", '"greeting" must be a number.')
         try:
-            chat = chat_create(owner=owner, persona=persona)
+            chat = chat_create(owner=owner, persona=persona, greeting=greeting)
         except ChatError as error:
             return refused(error)
         return JsonResponse(chat_detail(chat), status=201)
@@ -93,10 +97,19 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
         return JsonResponse({"deleted": str(chat_id)})
     if request.method == "PATCH":
         data = json_body(request)
-        if data is None or "title" not in data:
-            return error_response(400, "bad_request", 'Send {"title": "..."}.')
+        if data is None or not ({"title", "greeting"} & data.keys()):
+            return error_response(400, "bad_request", 'Send {"title": "..."} or {"greeting": n}.')
         try:
-            chat_rename(chat=found, title=data["title"])
+            if "title" in data:
+                chat_rename(chat=found, title=data["title"])
+            if "greeting" in data:
+                messages = chat_choose_greeting(chat=found, index=data["greeting"])
+                chat_event_sync(
+                    found.pk,
+                    "chat.cleared",
+                    messages=[message_data(m) for m in messages],
+                    greeting_index=found.greeting_index,
+                )
         except ChatError as error:
             return refused(error)
         return JsonResponse(chat_data(found))

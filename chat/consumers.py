@@ -127,7 +127,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_clear(self, data: dict[str, Any]) -> None:
         assert self.chat is not None
         messages = await database_sync_to_async(chat_clear)(chat_id=self.chat.pk)
-        await self.broadcast("chat.cleared", messages=[message_data(m) for m in messages])
+        await self.broadcast(
+            "chat.cleared",
+            messages=[message_data(m) for m in messages],
+            greeting_index=self.chat.greeting_index,
+        )
 
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})

@@ -46,6 +46,10 @@ class Chat(models.Model):
     )
     persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="chats")
     title = models.CharField(max_length=200, blank=True)
+    greeting_index = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Which of the persona's greetings opens the chat (0 is the main one).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

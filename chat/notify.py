@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from chat.live import chat_group
 from chat.ownership import Owner
 
 
@@ -29,6 +31,13 @@ async def chat_unlisted(owner: Owner, chat_id: uuid.UUID) -> None:
     """This chat is gone: pages remove it from their list."""
     event = {"type": "chat.unlisted", "chat_id": str(chat_id)}
     await get_channel_layer().group_send(owner_group(owner), event)
+
+
+def chat_event_sync(chat_id: uuid.UUID, event_type: str, **fields: Any) -> None:
+    """Publish an event to every connection to this chat, from sync code (a view)."""
+    async_to_sync(get_channel_layer().group_send)(
+        chat_group(chat_id), {"type": event_type, **fields}
+    )
 
 
 def chat_listed_sync(owner: Owner, chat_id: uuid.UUID) -> None:

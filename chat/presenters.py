@@ -6,11 +6,13 @@ from typing import Any
 
 from chat.models import Chat, Message
 from personas.models import Persona
+from personas.prompts import persona_greetings
 
 
 def persona_data(persona: Persona) -> dict[str, Any]:
     """A persona as API clients see it (no prompts, no backend secrets)."""
     return {
+        "greetings": len(persona_greetings(persona)),
         "slug": persona.slug,
         "name": persona.name,
         "epithet": persona.epithet,
@@ -50,6 +52,7 @@ def chat_data(chat: Chat) -> dict[str, Any]:
     return {
         "id": str(chat.pk),
         "title": chat.title,
+        "greeting_index": chat.greeting_index,
         "persona": persona_data(chat.persona),
         "created_at": chat.created_at.isoformat(),
         "updated_at": chat.updated_at.isoformat(),

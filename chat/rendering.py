@@ -18,6 +18,7 @@ from chat.markdown import render_markdown
 from chat.models import Chat
 from chat.ownership import Owner
 from chat.selectors import chat_get_for_owner
+from personas.prompts import persona_greetings
 
 TEMPLATE = "chat/chat.html"
 
@@ -25,6 +26,17 @@ TEMPLATE = "chat/chat.html"
 def with_html(message: dict[str, Any]) -> dict[str, Any]:
     """Message data plus its rendered Markdown (streaming text stays plain)."""
     return {**message, "html": render_markdown(message["content"])}
+
+
+def with_swipe(messages: list[dict[str, Any]], chat: Chat) -> list[dict[str, Any]]:
+    """Before anyone has written, the greeting carries controls to swipe between the
+    persona's greetings (when it has more than one)."""
+    total = len(persona_greetings(chat.persona))
+    if total < 2 or len(messages) != 1 or messages[0]["position"] != 1:
+        return messages
+    index = chat.greeting_index % total
+    swipe = {"number": index + 1, "total": total, "prev": (index - 1) % total}
+    return [{**messages[0], "swipe": swipe | {"next": (index + 1) % total}}]
 
 
 class HtmlRenderer:
@@ -48,7 +60,9 @@ class HtmlRenderer:
     async def render(self, kind: str, payload: dict[str, Any]) -> str | None:
         """HTML for one event, or None when there is nothing to show."""
         if kind in ("welcome", "cleared"):
-            messages = [with_html(m) for m in payload["messages"]]
+            if "greeting_index" in payload:
+                self.chat.greeting_index = payload["greeting_index"]
+            messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat)
             for message in messages:
                 if message["status"] == "streaming":
                     self.seen_seq[message["id"]] = message.get("seq", 0)

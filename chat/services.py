@@ -27,7 +27,7 @@ from chat.live import live_ids
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from personas.models import Persona
-from personas.prompts import DEFAULT_USER_NAME, persona_greeting
+from personas.prompts import DEFAULT_USER_NAME, persona_greeting, persona_greetings
 
 Status = Message.Status
 Role = Message.Role
@@ -67,35 +67,46 @@ def chat_create(*, owner: Owner, persona: Persona, title: str = "", greeting: in
                 f"Without an account you can keep {settings.ANON_MAX_CHATS} chats. "
                 "Delete one, or sign up to keep as many as you like."
             )
+    total = len(persona_greetings(persona)) or 1
     with transaction.atomic():
         chat = Chat.objects.create(
             user_id=owner.user_id,
             session_key="" if owner.user_id else (owner.session_key or ""),
             persona=persona,
             title=title,
+            greeting_index=greeting % total,
         )
         Message.objects.create(
             chat=chat,
             role=Role.ASSISTANT,
-            content=persona_greeting(persona, user=_user_name(owner), index=greeting),
+            content=persona_greeting(persona, user=_user_name(owner), index=chat.greeting_index),
             position=1,
         )
     return chat
 
 
-def chat_choose_greeting(*, chat: Chat, index: int) -> list[Message]:
-    """Open the chat with another of the persona's greetings (a swipe), as long as nobody
-    has written anything yet. Returns the chat's messages."""
+def chat_choose_greeting(*, chat: Chat, index: object) -> list[Message]:
+    """Open the chat with another of the persona's greetings (a swipe; the index wraps
+    around), as long as nobody has written anything yet. Returns the chat's messages."""
+    if (
+        isinstance(index, bool)
+        or not isinstance(index, int | str)
+        or not str(index).lstrip("-").isdigit()
+    ):
+        raise InvalidContent("Choose a greeting by its number.")
     with transaction.atomic():
         locked = _lock_idle_chat(chat.pk)
         messages = list(locked.messages.order_by("position"))
         if len(messages) != 1:
             raise GreetingLocked("The greeting can only be changed before the chat begins.")
+        total = len(persona_greetings(locked.persona)) or 1
+        chat.greeting_index = locked.greeting_index = int(index) % total
         greeting = messages[0]
         greeting.content = persona_greeting(
-            locked.persona, user=_user_name(locked.owner), index=index
+            locked.persona, user=_user_name(locked.owner), index=locked.greeting_index
         )
         greeting.save(update_fields=["content"])
+        locked.save(update_fields=["greeting_index", "updated_at"])
     return messages
 
 
@@ -144,7 +155,9 @@ def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
     greeting = Message.objects.create(
         chat=chat,
         role=Role.ASSISTANT,
-        content=persona_greeting(chat.persona, user=_user_name(chat.owner)),
+        content=persona_greeting(
+            chat.persona, user=_user_name(chat.owner), index=chat.greeting_index
+        ),
         position=1,
     )
     Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())

@@ -14,6 +14,7 @@ urlpatterns = [
     path("chats/<str:chat_id>/older/", views.chat_older_messages, name="chat-older"),
     path("chats/<str:chat_id>/rename/", views.chat_rename_view, name="chat-rename"),
     path("chats/<str:chat_id>/delete/", views.chat_delete_view, name="chat-delete"),
+    path("chats/<str:chat_id>/greeting/", views.chat_greeting_view, name="chat-greeting"),
     path("health", health.health, name="health"),
     path("api/personas/", api.personas, name="api-personas"),
     path("api/chats/", api.chats, name="api-chats"),

@@ -9,12 +9,12 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from chat.errors import ChatError
 from chat.models import Chat
-from chat.notify import chat_listed_sync, chat_unlisted_sync
+from chat.notify import chat_event_sync, chat_listed_sync, chat_unlisted_sync
 from chat.ownership import Owner
 from chat.presenters import message_data
-from chat.rendering import with_html
+from chat.rendering import with_html, with_swipe
 from chat.selectors import chat_get_for_owner, chat_latest_window, chat_list_for_owner
-from chat.services import chat_create, chat_delete, chat_rename
+from chat.services import chat_choose_greeting, chat_create, chat_delete, chat_rename
 from personas.selectors import persona_get_active, persona_list_active
 
 CHAT_PAGE_SIZE = 20
@@ -31,7 +31,8 @@ def owned_chat_or_404(request: HttpRequest, chat_id: str) -> Chat:
 def page_messages(chat: Chat, before: int | None = None) -> tuple[list[dict], bool]:
     """A window of messages as template data, with their Markdown rendered."""
     window = chat_latest_window(chat=chat, before=before)
-    return [with_html(message_data(m)) for m in window.messages], window.has_more
+    messages = [with_html(message_data(m)) for m in window.messages]
+    return (with_swipe(messages, chat) if before is None else messages), window.has_more
 
 
 @require_GET
@@ -121,3 +122,22 @@ def chat_delete_view(request: HttpRequest, chat_id: str) -> HttpResponse:
     if request.POST.get("current") == str(chat_id):
         return HttpResponseClientRedirect("/")
     return HttpResponse("")
+
+
+@require_POST
+def chat_greeting_view(request: HttpRequest, chat_id: str) -> HttpResponse:
+    """Swipe to another of the persona's greetings before the chat begins (HTMX). Every
+    open tab of the chat redraws from the same event."""
+    chat = owned_chat_or_404(request, chat_id)
+    try:
+        messages = chat_choose_greeting(chat=chat, index=request.POST.get("index", ""))
+    except ChatError as error:
+        return HttpResponse(error.message, status=error.http_status)
+    data = [message_data(m) for m in messages]
+    chat_event_sync(chat.pk, "chat.cleared", messages=data, greeting_index=chat.greeting_index)
+    context = {
+        "chat": chat,
+        "persona": chat.persona,
+        "message": with_swipe([with_html(data[0])], chat)[0],
+    }
+    return render(request, "chat/chat.html#message", context)
