@@ -118,10 +118,15 @@ async def concurrent_streams(
     for ws in sockets:
         await ws.close()
 
+    # The floor for reading the backend at all: this process's CPU while it only streams
+    # the same replies straight from the backend with httpx (what every token costs
+    # before the app does anything with it).
+    direct_cpu_before = time.process_time()
     async with httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None)) as client:
         direct = await asyncio.gather(
             *(direct_turn(client, ctx["backend_url"]) for _ in range(streams))
         )
+    direct_cpu = time.process_time() - direct_cpu_before
     relay_sockets = await gather_limited(
         [open_socket(ctx["relay"], "", "", path="/") for _ in range(streams)], 50
     )
@@ -158,6 +163,7 @@ async def concurrent_streams(
         "delivery_ratio_worst": direct_total / max(total(t) for t in app),
         "relay_delivery_ratio_p50": direct_total / percentile([total(t) for t in relay], 0.5),
         "cpu_ms_per_1000_tokens": cpu * 1000 / delivered_tokens * 1000,
+        "direct_httpx_cpu_ms_per_1000_tokens": direct_cpu * 1000 / delivered_tokens * 1000,
         "rss_per_active_stream_kb": (max(peak) - rss_idle) / streams / 1024,
         "frames_per_s_per_stream": percentile([t.frames / max(t.duration, 1e-9) for t in app], 0.5),
         "bytes_per_stream": percentile([float(t.bytes) for t in app], 0.5),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,7 +15,6 @@ from django.conf import settings
 
 from chat.errors import ChatError
 from chat.live import chat_group
-from chat.models import Chat
 from chat.notify import chat_listed, owner_group
 from chat.ownership import Owner
 from chat.presenters import message_data
@@ -32,7 +32,9 @@ CLOSE_NOT_FOUND = 4404
 class ChatConsumer(AsyncWebsocketConsumer):
     """One connection to one chat. Generation runs elsewhere; this only relays."""
 
-    chat: Chat | None = None
+    # Only the id is kept: thousands of idle connections shouldn't each hold a copy of
+    # the chat and its persona's prompts (bench S4, memory per connection).
+    chat_id: uuid.UUID | None = None
     owner: Owner = Owner()
     group: str | None = None
     groups_joined: tuple[str, ...] = ()
@@ -56,21 +58,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Accept the owner only; join the chat's group, then send the snapshot."""
         owner = self.owner = Owner.from_scope(self.scope)
         chat_id = self.scope["url_route"]["kwargs"]["chat_id"]
-        self.chat = await database_sync_to_async(chat_get_for_owner)(chat_id=chat_id, owner=owner)
+        chat = await database_sync_to_async(chat_get_for_owner)(chat_id=chat_id, owner=owner)
         await self.accept()
-        if self.chat is None:
+        if chat is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.group = chat_group(self.chat.pk)
+        self.chat_id = chat.pk
+        self.group = chat_group(chat.pk)
         groups = [self.group]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if query.get("format") == ["html"]:
-            self.renderer = HtmlRenderer(self.chat, owner)
+            self.renderer = HtmlRenderer(chat, owner)
             groups.append(owner_group(owner))  # the page's history list updates live
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = tuple(groups)
-        await self.deliver("welcome", await chat_snapshot(self.chat))
+        await self.deliver("welcome", await chat_snapshot(chat))
 
     async def disconnect(self, code: int) -> None:
         """Leave the groups; any running reply carries on without us."""
@@ -79,7 +82,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Decode one client frame and act on it; problems become ``error`` events."""
-        if self.chat is None:
+        if self.chat_id is None:
             return
         raw = text_data if text_data is not None else bytes_data or b""
         size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
@@ -118,19 +121,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.begin("edit", content=data.get("content"), message_id=data.get("message_id"))
 
     async def on_stop(self, data: dict[str, Any]) -> None:
-        assert self.chat is not None
-        if await database_sync_to_async(chat_streaming_reply)(chat=self.chat) is None:
+        assert self.chat_id is not None
+        if await database_sync_to_async(chat_streaming_reply)(chat_id=self.chat_id) is None:
             await self.send_error("not_streaming", "No reply is being written right now.")
             return
-        await request_stop(self.chat.pk)
+        await request_stop(self.chat_id)
 
     async def on_clear(self, data: dict[str, Any]) -> None:
-        assert self.chat is not None
-        messages = await database_sync_to_async(chat_clear)(chat_id=self.chat.pk)
+        assert self.chat_id is not None
+        messages = await database_sync_to_async(chat_clear)(chat_id=self.chat_id)
         await self.broadcast(
             "chat.cleared",
             messages=[message_data(m) for m in messages],
-            greeting_index=self.chat.greeting_index,
+            greeting_index=messages[0].chat.greeting_index,
         )
 
     async def on_ping(self, data: dict[str, Any]) -> None:
@@ -147,9 +150,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def begin(self, kind: TurnKind, **fields: object) -> None:
         """Save the turn, tell every connection (``ack``), then start the reply."""
-        assert self.chat is not None
+        assert self.chat_id is not None
         prepared: PreparedTurn = await database_sync_to_async(prepare_turn)(
-            kind=kind, chat_id=self.chat.pk, owner=self.owner, **fields
+            kind=kind, chat_id=self.chat_id, owner=self.owner, **fields
         )
         turn = prepared.turn
         await self.broadcast(

@@ -80,9 +80,9 @@ def chat_latest_window(*, chat: Chat, before: int | None = None) -> MessageWindo
     )
 
 
-def chat_streaming_reply(*, chat: Chat) -> Message | None:
+def chat_streaming_reply(*, chat_id: uuid.UUID) -> Message | None:
     """The reply being written in this chat right now, if any."""
-    return Message.objects.filter(chat=chat, status=Message.Status.STREAMING).first()
+    return Message.objects.filter(chat_id=chat_id, status=Message.Status.STREAMING).first()
 
 
 def prompt_history(*, chat: Chat, before_position: int, limit: int = 400) -> list[Message]:

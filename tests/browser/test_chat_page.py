@@ -269,3 +269,26 @@ def test_a_message_sent_before_the_socket_is_ready_goes_out_when_it_connects(
     expect(page.locator("#connection-badge")).to_have_text("connected", timeout=15_000)
     expect(page.locator("#messages .message.user").last).to_contain_text("Sent while offline")
     expect(last_reply(page)).to_contain_text(FULL_NORMAL)
+
+
+def test_alternate_greetings_can_be_swiped_until_the_chat_begins(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    greeting = page.locator("#messages .message.greeting")
+    expect(greeting).to_contain_text("Kaladin looks up")
+    expect(greeting.locator(".swipe-count")).to_have_text("Greeting 1 of 3")
+    greeting.get_by_role("button", name="Next greeting").click()
+    expect(page.locator("#messages .message.greeting")).to_contain_text("oiling")
+    page.locator("#messages .message.greeting").get_by_role(
+        "button", name="Previous greeting"
+    ).click()
+    expect(page.locator("#messages .message.greeting")).to_contain_text("Kaladin looks up")
+    page.locator("#messages .message.greeting").get_by_role(
+        "button", name="Previous greeting"
+    ).click()
+    expect(page.locator("#messages .message.greeting")).to_contain_text("Rain hammers")
+    page.reload()
+    expect(page.locator("#messages .message.greeting .swipe-count")).to_have_text("Greeting 3 of 3")
+    send(page, "Hello")
+    expect(page.locator("#greeting-swipe")).to_have_count(0)
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    assert page.problems == []  # type: ignore[attr-defined]

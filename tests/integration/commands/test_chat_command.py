@@ -142,3 +142,19 @@ def test_ctrl_c_stops_a_reply_and_keeps_what_was_written(database: dict[str, str
     )  # fmt: skip
     assert "*(cancelled)*" in check.stdout
     assert "word3" in check.stdout
+
+
+def test_backend_overrides_the_personas_backend(settings: Settings, kaladin: Persona) -> None:
+    settings.LLM_BACKEND = "local"  # the site answers with the embedded model...
+    out = StringIO()
+    with serve_in_thread(Reply(body=openai_sse(["From ", "the ", "override."]))) as server:
+        settings.OPENAI_BASE_URL = f"{server.url}/v1"  # ...but this session asks OpenAI's API
+        call_command(
+            "chat", "kaladin", "--backend", "openai", stdin=StringIO("Hi\n"),
+            stdout=out, stderr=StringIO(),
+        )  # fmt: skip
+        assert server.requests[0].json()["model"] == "gpt-4o-mini"
+    assert "Kaladin: From the override." in out.getvalue()
+    reply = Message.objects.filter(role="assistant").order_by("-pk").first()
+    assert reply is not None
+    assert reply.backend == "openai"

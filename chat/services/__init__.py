@@ -1,0 +1,44 @@
+"""Writes for chats and messages (services), one module per kind of write.
+
+Everything is importable from ``chat.services`` directly.
+"""
+
+from chat.services.chats import (
+    chat_choose_greeting,
+    chat_clear,
+    chat_create,
+    chat_delete,
+    chat_rename,
+    chat_set_title_if_untitled,
+    chats_claim,
+)
+from chat.services.common import clean_content
+from chat.services.replies import (
+    messages_reap_interrupted,
+    replies_flush,
+    reply_finish,
+)
+from chat.services.turns import (
+    Turn,
+    turn_edit,
+    turn_regenerate,
+    turn_start,
+)
+
+__all__ = [
+    "Turn",
+    "chat_choose_greeting",
+    "chat_clear",
+    "chat_create",
+    "chat_delete",
+    "chat_rename",
+    "chat_set_title_if_untitled",
+    "chats_claim",
+    "clean_content",
+    "messages_reap_interrupted",
+    "replies_flush",
+    "reply_finish",
+    "turn_edit",
+    "turn_regenerate",
+    "turn_start",
+]

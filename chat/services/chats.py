@@ -1,0 +1,129 @@
+"""Writes for chats: create, rename, delete, clear, claim, and the opening greeting."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chat.errors import (
+    GreetingLocked,
+    InvalidContent,
+    TooManyChats,
+)
+from chat.models import Chat, Message
+from chat.ownership import Owner
+from chat.services.common import (
+    lock_idle_chat,
+    owner_user_name,
+)
+from personas.models import Persona
+from personas.prompts import persona_greeting, persona_greetings
+
+Status = Message.Status
+Role = Message.Role
+
+
+def chat_create(*, owner: Owner, persona: Persona, title: str = "", greeting: int = 0) -> Chat:
+    """A new chat for this owner, opening with the persona's greeting (or an alternate
+    one, by index)."""
+    if not owner.is_known:
+        raise ValueError("A chat needs an owner.")
+    if owner.user_id is None:
+        kept = Chat.objects.filter(session_key=owner.session_key, user=None).count()
+        if kept >= settings.ANON_MAX_CHATS:
+            raise TooManyChats(
+                f"Without an account you can keep {settings.ANON_MAX_CHATS} chats. "
+                "Delete one, or sign up to keep as many as you like."
+            )
+    total = len(persona_greetings(persona)) or 1
+    with transaction.atomic():
+        chat = Chat.objects.create(
+            user_id=owner.user_id,
+            session_key="" if owner.user_id else (owner.session_key or ""),
+            persona=persona,
+            title=title,
+            greeting_index=greeting % total,
+        )
+        Message.objects.create(
+            chat=chat,
+            role=Role.ASSISTANT,
+            content=persona_greeting(
+                persona, user=owner_user_name(owner), index=chat.greeting_index
+            ),
+            position=1,
+        )
+    return chat
+
+
+def chat_choose_greeting(*, chat: Chat, index: object) -> list[Message]:
+    """Open the chat with another of the persona's greetings (a swipe; the index wraps
+    around), as long as nobody has written anything yet. Returns the chat's messages."""
+    if (
+        isinstance(index, bool)
+        or not isinstance(index, int | str)
+        or not str(index).lstrip("-").isdigit()
+    ):
+        raise InvalidContent("Choose a greeting by its number.")
+    with transaction.atomic():
+        locked = lock_idle_chat(chat.pk)
+        messages = list(locked.messages.order_by("position"))
+        if len(messages) != 1:
+            raise GreetingLocked("The greeting can only be changed before the chat begins.")
+        total = len(persona_greetings(locked.persona)) or 1
+        chat.greeting_index = locked.greeting_index = int(index) % total
+        greeting = messages[0]
+        greeting.content = persona_greeting(
+            locked.persona, user=owner_user_name(locked.owner), index=locked.greeting_index
+        )
+        greeting.save(update_fields=["content"])
+        locked.save(update_fields=["greeting_index", "updated_at"])
+    return messages
+
+
+def chats_claim(*, session_key: str | None, user_id: int) -> int:
+    """Move an anonymous session's chats to the account that just logged in."""
+    if not session_key:
+        return 0
+    return Chat.objects.filter(session_key=session_key, user=None).update(
+        user_id=user_id, session_key=""
+    )
+
+
+def chat_rename(*, chat: Chat, title: object) -> Chat:
+    """Give the chat a new title (trimmed to 200 characters)."""
+    if not isinstance(title, str):
+        raise InvalidContent("A title must be text.")
+    chat.title = " ".join(title.split())[:200]
+    chat.save(update_fields=["title", "updated_at"])
+    return chat
+
+
+def chat_set_title_if_untitled(*, chat_id: uuid.UUID, title: str) -> bool:
+    """Give a chat its automatic title, unless it has one (a rename always wins)."""
+    title = " ".join(title.split())[:200]
+    return bool(title) and bool(Chat.objects.filter(pk=chat_id, title="").update(title=title))
+
+
+def chat_delete(*, chat: Chat) -> None:
+    """Delete the chat and all its messages."""
+    chat.delete()
+
+
+@transaction.atomic
+def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
+    """Empty the chat and start again from the persona's greeting."""
+    chat = lock_idle_chat(chat_id)
+    chat.messages.all().delete()
+    greeting = Message.objects.create(
+        chat=chat,
+        role=Role.ASSISTANT,
+        content=persona_greeting(
+            chat.persona, user=owner_user_name(chat.owner), index=chat.greeting_index
+        ),
+        position=1,
+    )
+    Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())
+    return [greeting]

@@ -1,0 +1,92 @@
+"""Helpers the chat, turn and reply services share."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError
+from django.db.models import Max
+from django.utils import timezone
+
+from chat.errors import (
+    ChatBusy,
+    ContentTooLong,
+    InvalidContent,
+)
+from chat.models import Chat, Message
+from chat.ownership import Owner
+from personas.prompts import DEFAULT_USER_NAME
+
+Status = Message.Status
+Role = Message.Role
+
+
+def clean_content(content: object) -> str:
+    """A user message's text, or InvalidContent / ContentTooLong."""
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidContent("A message needs some text.")
+    if len(content) > settings.MAX_MESSAGE_CHARS:
+        raise ContentTooLong(
+            f"That message is {len(content):,} characters; the limit is "
+            f"{settings.MAX_MESSAGE_CHARS:,}."
+        )
+    return content
+
+
+def owner_user_name(owner: Owner) -> str:
+    """The name ``{{user}}`` stands for: the account's username, else the default."""
+    if owner.user_id is None:
+        return DEFAULT_USER_NAME
+    user = get_user_model().objects.filter(pk=owner.user_id).first()
+    return user.get_username() if user else DEFAULT_USER_NAME
+
+
+@contextmanager
+def one_generation_per_chat() -> Iterator[None]:
+    """Turn the database's one-streaming-reply constraint into ChatBusy (a lost race)."""
+    try:
+        yield
+    except IntegrityError:
+        raise ChatBusy("A reply is already being written in this chat.") from None
+
+
+def as_id(value: object) -> int | None:
+    """A message id from JSON (a number, or digits from an HTML form), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def lock_idle_chat(chat_id: uuid.UUID) -> Chat:
+    """Lock the chat row; ChatBusy if a reply is already streaming."""
+    chat = Chat.objects.select_for_update().select_related("persona").get(pk=chat_id)
+    if chat.messages.filter(status=Status.STREAMING).exists():
+        raise ChatBusy("A reply is already being written in this chat. Stop it first.")
+    return chat
+
+
+def last_position(chat: Chat) -> int:
+    return chat.messages.aggregate(last=Max("position"))["last"] or 0
+
+
+def streaming_reply(chat: Chat, position: int, backend: str, model: str) -> Message:
+    return Message(
+        chat=chat,
+        role=Role.ASSISTANT,
+        status=Status.STREAMING,
+        position=position,
+        backend=backend,
+        model=model,
+    )
+
+
+def touch(chat: Chat) -> None:
+    Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())
