@@ -218,6 +218,10 @@ async def s4_idle_and_churn(ctx: dict[str, Any]) -> dict[str, Any]:
     churned = time.perf_counter() - started
     await asyncio.sleep(2)
     after_churn = rss_bytes(pid)
+    # A second round tells a leak (grows again) from a one-off high-water mark (doesn't).
+    await gather_limited([cycle(i) for i in range(churn)], 100)
+    await asyncio.sleep(2)
+    after_second_churn = rss_bytes(pid)
     for ws in sockets:
         await ws.close()
     return {
@@ -225,6 +229,7 @@ async def s4_idle_and_churn(ctx: dict[str, Any]) -> dict[str, Any]:
         "churn_cycles": churn,
         "kb_per_idle_connection": (with_idle - base) / idle / 1024,
         "growth_after_churn_pct": (after_churn - with_idle) / with_idle * 100,
+        "growth_in_second_churn_pct": (after_second_churn - after_churn) / after_churn * 100,
         "connects_per_s": idle / opened,
         "churn_cycles_per_s": churn / churned,
     }
