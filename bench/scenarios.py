@@ -99,6 +99,7 @@ async def concurrent_streams(
         await ws.recv()
     pid = ctx["app_pid"]
     rss_idle = rss_bytes(pid)
+    await asyncio.sleep(1.5)  # let PostgreSQL publish the stats of creating the chats
     writes_before = table_writes(ctx["database_url"])
     cpu_before = cpu_seconds(pid)
     peak = [rss_idle]
