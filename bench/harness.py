@@ -145,6 +145,18 @@ def bench_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+def turn_rows(database_url: str, chat_ids: list[str]) -> float:
+    """Message rows the turns inserted in these chats (everything after the greeting)."""
+    if not database_url.startswith("postgres"):
+        return float("nan")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM chat_message WHERE chat_id = ANY(%s::uuid[]) AND position > 1",
+            (chat_ids,),
+        ).fetchone()
+    return float(row[0]) if row else 0.0
+
+
 def table_writes(database_url: str) -> dict[str, float]:
     """Rows written so far (PostgreSQL stats): message inserts and updates, chat updates."""
     if not database_url.startswith("postgres"):

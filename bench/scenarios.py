@@ -37,6 +37,7 @@ from bench.harness import (
     run_turn,
     summary_ms,
     table_writes,
+    turn_rows,
     watch_turn,
 )
 
@@ -170,7 +171,7 @@ async def concurrent_streams(
         "bytes_per_stream": percentile([float(t.bytes) for t in app], 0.5),
         # A turn writes two message rows (user message and reply) and the reply's final
         # state once; every other message update is a flush of streaming text.
-        "db_turn_writes": writes["message_ins"] + 1,
+        "db_turn_writes": turn_rows(ctx["database_url"], session.chats) / streams + 1,
         "db_flushes_per_reply_second": (writes["message_upd"] - 1)
         / statistics.fmean(t.duration for t in app),
         # The chat row: updated_at (history order) and, on a first exchange, the title.
