@@ -153,3 +153,25 @@ def test_the_commands_as_subprocesses(tmp_path: Path) -> None:
     empty = run_manage("export_chats", env=env)
     assert empty.returncode == 1
     assert "No chats match" in empty.stderr
+    record = {
+        "id": "12345678-1234-5678-1234-567812345678",
+        "persona": "szeth-son-son-vallano",
+        "title": "Imported",
+        "owner": {"session": "s" * 32},
+        "created_at": "2026-01-02T03:04:05+00:00",
+        "messages": [
+            {"role": "assistant", "content": "I am Truthless.", "position": 1},
+            {"role": "user", "content": "Why?", "position": 2},
+        ],
+    }
+    dump = tmp_path / "chats.jsonl"
+    dump.write_text(json.dumps(record) + "\n")
+    loaded = run_manage("import_chats", str(dump), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Imported 1 chat(s)" in loaded.stdout
+    again = run_manage("export_chats", "--format", "jsonl", env=env)
+    assert again.returncode == 0, again.stderr
+    exported = json.loads(again.stdout)
+    assert exported["id"] == record["id"]
+    assert exported["created_at"] == record["created_at"]
+    assert [m["content"] for m in exported["messages"]] == ["I am Truthless.", "Why?"]
