@@ -29,6 +29,7 @@ from chat.presenters import message_data
 from chat.services import reply_finish
 from chat.titles import title_chat
 from chat.turns import PreparedTurn
+from stormchat.text import without_nul
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
@@ -116,7 +117,8 @@ class ReplyRun:
                         self.summary = item
                         continue
                     # A runaway backend is cut off at MAX_REPLY_CHARS (closing upstream).
-                    self.pending.append(item[:room])
+                    # NUL can't be stored (PostgreSQL), so it never enters the reply.
+                    self.pending.append(without_nul(item[:room]))
                     self.has_data.set()
                     room -= len(item)
                     if room <= 0:

@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from chat.models import Chat, Message
 from chat.ownership import Owner
+from stormchat.text import without_nul
 
 
 def chat_get_for_owner(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
@@ -35,6 +36,7 @@ def chat_list_for_owner(
 ) -> ChatPage:
     """The owner's chats, most recently active first, optionally filtered by title or text."""
     chats = Chat.objects.owned_by(owner).recent_first().select_related("persona")
+    query = without_nul(query)
     if query:
         matching = Message.objects.filter(content__icontains=query).values("chat_id")
         chats = chats.filter(Q(title__icontains=query) | Q(pk__in=matching))

@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 
 from chat.models import Chat, Message
 from personas.models import Persona
+from stormchat.text import without_nul
 
 MESSAGE_FIELDS = (
     "role", "content", "status", "position", "backend", "model", "prompt_tokens",
@@ -85,6 +86,7 @@ def chat_import_record(record: Any, *, user: AbstractBaseUser | None = None) -> 
     """
     if not isinstance(record, dict):
         raise ImportRefused("a record must be a JSON object")
+    record = without_nul(record)
     try:
         chat_id = uuid.UUID(str(record["id"]))
         messages = list(record["messages"])

@@ -20,6 +20,8 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from stormchat.text import without_nul
+
 SPEC = "chara_card_v2"
 SPEC_VERSION = "2.0"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -183,7 +185,9 @@ def _validated(
         raise CardError("The card's 'character_book' must be an object.")
     clean["character_book"] = book
     unknown = {k: v for k, v in data.items() if k not in KNOWN_DATA_FIELDS}
-    return Card(clean, extra_top, {**(extra_data or {}), **unknown}, image)
+    extra = {**(extra_data or {}), **unknown}
+    # NUL can't be stored (PostgreSQL text and jsonb), so it never gets in.
+    return Card(without_nul(clean), without_nul(extra_top), without_nul(extra), image)
 
 
 def card_document(card: Card) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from personas.models import Persona
+from stormchat.text import without_nul
 
 
 def persona_list_active() -> list[Persona]:
@@ -12,4 +13,4 @@ def persona_list_active() -> list[Persona]:
 
 def persona_get_active(*, slug: str) -> Persona | None:
     """The active persona with this slug, or None."""
-    return Persona.objects.active().filter(slug=slug).first()
+    return Persona.objects.active().filter(slug=without_nul(slug)).first()

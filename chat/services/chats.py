@@ -21,6 +21,7 @@ from chat.services.common import (
 )
 from personas.models import Persona
 from personas.prompts import persona_greeting, persona_greetings
+from stormchat.text import without_nul
 
 Status = Message.Status
 Role = Message.Role
@@ -96,14 +97,14 @@ def chat_rename(*, chat: Chat, title: object) -> Chat:
     """Give the chat a new title (trimmed to 200 characters)."""
     if not isinstance(title, str):
         raise InvalidContent("A title must be text.")
-    chat.title = " ".join(title.split())[:200]
+    chat.title = " ".join(without_nul(title).split())[:200]
     chat.save(update_fields=["title", "updated_at"])
     return chat
 
 
 def chat_set_title_if_untitled(*, chat_id: uuid.UUID, title: str) -> bool:
     """Give a chat its automatic title, unless it has one (a rename always wins)."""
-    title = " ".join(title.split())[:200]
+    title = " ".join(without_nul(title).split())[:200]
     return bool(title) and bool(Chat.objects.filter(pk=chat_id, title="").update(title=title))
 
 

@@ -20,13 +20,16 @@ from chat.errors import (
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from personas.prompts import DEFAULT_USER_NAME
+from stormchat.text import without_nul
 
 Status = Message.Status
 Role = Message.Role
 
 
 def clean_content(content: object) -> str:
-    """A user message's text, or InvalidContent / ContentTooLong."""
+    """A user message's text (NUL characters dropped), or InvalidContent / ContentTooLong."""
+    if isinstance(content, str):
+        content = without_nul(content)
     if not isinstance(content, str) or not content.strip():
         raise InvalidContent("A message needs some text.")
     if len(content) > settings.MAX_MESSAGE_CHARS:
