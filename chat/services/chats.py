@@ -62,19 +62,19 @@ def chat_create(*, owner: Owner, persona: Persona, title: str = "", greeting: in
 def chat_choose_greeting(*, chat: Chat, index: object) -> list[Message]:
     """Open the chat with another of the persona's greetings (a swipe; the index wraps
     around), as long as nobody has written anything yet. Returns the chat's messages."""
-    if (
-        isinstance(index, bool)
-        or not isinstance(index, int | str)
-        or not str(index).lstrip("-").isdigit()
-    ):
-        raise InvalidContent("Choose a greeting by its number.")
+    try:
+        if isinstance(index, bool) or not isinstance(index, int | str):
+            raise ValueError
+        number = int(index)
+    except ValueError:
+        raise InvalidContent("Choose a greeting by its number.") from None
     with transaction.atomic():
         locked = lock_idle_chat(chat.pk)
         messages = list(locked.messages.order_by("position"))
         if len(messages) != 1:
             raise GreetingLocked("The greeting can only be changed before the chat begins.")
         total = len(persona_greetings(locked.persona)) or 1
-        chat.greeting_index = locked.greeting_index = int(index) % total
+        chat.greeting_index = locked.greeting_index = number % total
         greeting = messages[0]
         greeting.content = persona_greeting(
             locked.persona, user=owner_user_name(locked.owner), index=locked.greeting_index

@@ -80,7 +80,8 @@ def test_the_api_chooses_and_swipes_greetings(lift: Persona) -> None:
     )
     assert swiped.json()["greeting_index"] == 2
     assert greeting_of(Chat.objects.get()) == "Storms, you again?"
-    bad = client.patch(
-        f"/api/chats/{made['id']}/", {"greeting": "x"}, content_type="application/json"
-    )
-    assert bad.status_code == 400
+    for bad_index in ("x", "²", None, True, 1.5):
+        bad = client.patch(
+            f"/api/chats/{made['id']}/", {"greeting": bad_index}, content_type="application/json"
+        )
+        assert bad.status_code == 400
