@@ -23,7 +23,7 @@ from chat.runs import request_stop, start_reply
 from chat.selectors import chat_get_for_owner, chat_streaming_reply
 from chat.services import chat_clear
 from chat.snapshots import chat_snapshot
-from chat.turns import PreparedTurn, TurnKind, prepare_turn_async
+from chat.turns import PreparedTurn, TurnKind, prepare_turn
 
 # Sent when the chat does not exist or is not the caller's: both look the same.
 CLOSE_NOT_FOUND = 4404
@@ -151,7 +151,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def begin(self, kind: TurnKind, **fields: object) -> None:
         """Save the turn, tell every connection (``ack``), then start the reply."""
         assert self.chat_id is not None
-        prepared: PreparedTurn = await prepare_turn_async(
+        prepared: PreparedTurn = await database_sync_to_async(prepare_turn)(
             kind=kind, chat_id=self.chat_id, owner=self.owner, **fields
         )
         turn = prepared.turn

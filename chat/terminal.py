@@ -29,7 +29,7 @@ from chat.models import Chat
 from chat.ownership import Owner
 from chat.runs import background_settled, request_stop, start_reply
 from chat.services import chat_create
-from chat.turns import TurnKind, prepare_turn_async
+from chat.turns import TurnKind, prepare_turn
 from personas.models import Persona
 
 COMMANDS = "/new starts over, /regenerate rewrites the last reply, /quit leaves"
@@ -97,7 +97,7 @@ class TerminalChat:
         group = chat_group(self.chat_id)
         await layer.group_add(group, channel)
         try:
-            prepared = await prepare_turn_async(
+            prepared = await database_sync_to_async(prepare_turn)(
                 kind=kind,
                 chat_id=self.chat_id,
                 owner=self.owner,

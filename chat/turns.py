@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
-from django.conf import settings
-from django.db import connection
+from typing import Literal
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.backends.registry import backend_for_persona
@@ -41,23 +36,6 @@ class PreparedTurn:
     prompt: list[ChatMessage]
     # The first exchange of an untitled chat gets a title once the reply completes.
     wants_title: bool = False
-
-
-# Turn starts run on a small pool of threads (each with its own database connection) on
-# PostgreSQL, so a burst of turns overlaps its round trips instead of queueing on
-# Channels' one database thread. SQLite allows one writer at a time, so there they stay
-# on that thread.
-_turn_threads = ThreadPoolExecutor(
-    max_workers=settings.DB_TURN_THREADS, thread_name_prefix="turn-start"
-)
-
-
-async def prepare_turn_async(**fields: Any) -> PreparedTurn:
-    """``prepare_turn`` from async code, in parallel where the database allows it."""
-    if connection.vendor == "postgresql" and settings.DB_TURN_THREADS > 1:
-        run = DatabaseSyncToAsync(prepare_turn, thread_sensitive=False, executor=_turn_threads)
-        return await run(**fields)  # type: ignore[no-any-return]
-    return await database_sync_to_async(prepare_turn)(**fields)  # type: ignore[no-any-return]
 
 
 def turn_attempt(*, owner: Owner) -> None:

@@ -153,8 +153,6 @@ DATABASES = {
 # Persistent connections: opening one per request or per sync_to_async hop cost ~40 ms of
 # time to first token on PostgreSQL (measured with bench S1). Health checks drop dead ones.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
-# Threads (each with its own connection) that start turns in parallel on PostgreSQL.
-DB_TURN_THREADS = env.int("DB_TURN_THREADS", default=4)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the site read while a generation flushes; the timeout rides out short locks.
