@@ -36,25 +36,12 @@ HEARTBEAT_SECONDS = 1.0
 
 # Strong references keep background tasks (runs, titles) alive until they finish.
 _background: set[asyncio.Task[Any]] = set()
-# Replies this process is writing right now; the coalescing window widens with it.
-_active_runs: set[int] = set()
 
 
 def _keep(task: asyncio.Task[Any]) -> None:
     """Hold the task until it is done, so the event loop cannot garbage-collect it."""
     _background.add(task)
     task.add_done_callback(_background.discard)
-
-
-def coalescing_window() -> float:
-    """Seconds to gather deltas into one batch: STREAM_COALESCE_MS when the process is
-    quiet, widening with the number of replies it is writing (by the base window per
-    STREAM_COALESCE_BUSY_RUNS replies) up to STREAM_COALESCE_MAX_MS. Fewer, larger frames
-    under load cost less CPU per token (bench S2: 40 → 80 ms took 114 → 101 ms per 1,000
-    tokens) while one person chatting still gets the finest grain."""
-    base = settings.STREAM_COALESCE_MS
-    widened = base * (1 + len(_active_runs) / max(settings.STREAM_COALESCE_BUSY_RUNS, 1))
-    return min(widened, max(settings.STREAM_COALESCE_MAX_MS, base)) / 1000
 
 
 async def background_settled(seconds: float) -> None:
@@ -96,13 +83,6 @@ class ReplyRun:
 
     async def execute(self) -> None:
         """Run to the end, whatever happens, and finish the reply exactly once."""
-        _active_runs.add(self.message_id)
-        try:
-            await self._execute()
-        finally:
-            _active_runs.discard(self.message_id)
-
-    async def _execute(self) -> None:
         control = await self.layer.new_channel()
         await self.layer.group_add(control_group(self.chat_id), control)
         generate = asyncio.create_task(self._generate())
@@ -150,6 +130,7 @@ class ReplyRun:
 
     async def _publish_loop(self) -> None:
         """Publish the first delta at once, then one batch per coalescing window."""
+        window = settings.STREAM_COALESCE_MS / 1000
         flusher = reply_flusher()
         while True:
             try:
@@ -163,7 +144,7 @@ class ReplyRun:
                 await self._publish()
                 return
             flusher.note(self.message_id, self.text)
-            await asyncio.sleep(coalescing_window())
+            await asyncio.sleep(window)
 
     async def _publish(self) -> None:
         """Send what is pending as one batch (split only if it is very large)."""

@@ -256,10 +256,6 @@ LLM_NUM_CTX = env.int("LLM_NUM_CTX", default=0)
 # --- Streaming chat engine ------------------------------------------------------------
 # Deltas after the first are coalesced over this window into one `stream` event.
 STREAM_COALESCE_MS = env.int("STREAM_COALESCE_MS", default=40)
-# Under load the window widens by STREAM_COALESCE_MS for every STREAM_COALESCE_BUSY_RUNS
-# replies this process is writing, up to STREAM_COALESCE_MAX_MS (fewer frames, less CPU).
-STREAM_COALESCE_BUSY_RUNS = env.int("STREAM_COALESCE_BUSY_RUNS", default=100)
-STREAM_COALESCE_MAX_MS = env.int("STREAM_COALESCE_MAX_MS", default=100)
 # A batch larger than this many characters is split into several `stream` events, and a
 # reply stops at MAX_REPLY_CHARS, so no frame nears daphne's 1 MB message limit whatever a
 # backend sends.
