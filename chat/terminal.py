@@ -86,7 +86,8 @@ class TerminalChat:
         )
         self.chat_id = chat.pk
         greeting = await database_sync_to_async(lambda: chat.messages.get().content)()
-        self.note(f"New chat {chat.pk} (it is in the site's history too).")
+        where = " (it is in the owner's history on the site too)" if self.owner.user_id else ""
+        self.note(f"New chat {chat.pk}{where}.")
         self.say(f"{self.persona.name}: {greeting}\n")
 
     async def turn(self, kind: TurnKind, **fields: Any) -> None:
