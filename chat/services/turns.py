@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -106,28 +107,17 @@ def _turn_insert_one_statement(chat_id: uuid.UUID, content: str, backend: str, m
     with guard, connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = {role: (pk, position) for pk, role, position in cursor.fetchall()}
-    common = {"chat_id": chat_id, "created_at": now}
+    chat = Chat(pk=chat_id)
     user_pk, user_position = rows[Role.USER]
     reply_pk, reply_position = rows[Role.ASSISTANT]
-    user = _loaded(
-        Message(pk=user_pk, role=Role.USER, content=content, position=user_position, **common)
-    )
-    reply = _loaded(
-        Message(
-            pk=reply_pk,
-            role=Role.ASSISTANT,
-            status=Status.STREAMING,
-            position=reply_position,
-            backend=backend,
-            model=model,
-            **common,
-        )
-    )
-    return Turn(user=user, reply=reply)
+    user = Message(chat=chat, role=Role.USER, content=content, position=user_position)
+    reply = streaming_reply(chat, reply_position, backend, model)
+    return Turn(user=_loaded(user, user_pk, now), reply=_loaded(reply, reply_pk, now))
 
 
-def _loaded(message: Message) -> Message:
-    """Mark an instance built from a raw query as saved, like one the ORM fetched."""
+def _loaded(message: Message, pk: int, created_at: datetime) -> Message:
+    """An instance built beside a raw query, marked saved as if the ORM had fetched it."""
+    message.pk, message.created_at = pk, created_at
     message._state.adding = False
     message._state.db = connection.alias
     return message
