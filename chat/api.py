@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.errors import ChatError
-from chat.notify import chat_event_sync
+from chat.notify import chat_cleared_sync
 from chat.ownership import Owner
 from chat.presenters import chat_data, message_data, persona_data
 from chat.selectors import chat_get_for_owner, chat_list_for_owner, chat_messages_window
@@ -103,13 +103,7 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
             if "title" in data:
                 chat_rename(chat=found, title=data["title"])
             if "greeting" in data:
-                messages = chat_choose_greeting(chat=found, index=data["greeting"])
-                chat_event_sync(
-                    found.pk,
-                    "chat.cleared",
-                    messages=[message_data(m) for m in messages],
-                    greeting_index=found.greeting_index,
-                )
+                chat_cleared_sync(chat_choose_greeting(chat=found, index=data["greeting"]))
         except ChatError as error:
             return refused(error)
         return JsonResponse(chat_data(found))

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from chat.errors import ChatError
 from chat.live import chat_group
-from chat.notify import chat_listed, owner_group
+from chat.notify import chat_listed, cleared_event, owner_group
 from chat.ownership import Owner
 from chat.presenters import message_data
 from chat.rendering import HtmlRenderer
@@ -130,11 +130,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_clear(self, data: dict[str, Any]) -> None:
         assert self.chat_id is not None
         messages = await database_sync_to_async(chat_clear)(chat_id=self.chat_id)
-        await self.broadcast(
-            "chat.cleared",
-            messages=[message_data(m) for m in messages],
-            greeting_index=messages[0].chat.greeting_index,
-        )
+        await self.channel_layer.group_send(self.group, cleared_event(messages))
 
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})

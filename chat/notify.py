@@ -1,4 +1,5 @@
-"""Tell an owner's open pages that their chat list changed (created, renamed, titled...)."""
+"""Tell open pages what changed: an owner's chat list (created, renamed, titled...), or a
+chat's messages replaced wholesale."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from chat.live import chat_group
+from chat.models import Message
 from chat.ownership import Owner
+from chat.presenters import message_data
 
 
 def owner_group(owner: Owner) -> str:
@@ -33,11 +36,20 @@ async def chat_unlisted(owner: Owner, chat_id: uuid.UUID) -> None:
     await get_channel_layer().group_send(owner_group(owner), event)
 
 
-def chat_event_sync(chat_id: uuid.UUID, event_type: str, **fields: Any) -> None:
-    """Publish an event to every connection to this chat, from sync code (a view)."""
-    async_to_sync(get_channel_layer().group_send)(
-        chat_group(chat_id), {"type": event_type, **fields}
-    )
+def cleared_event(messages: list[Message]) -> dict[str, Any]:
+    """``chat.cleared``: the chat's messages now (after clear, or a greeting swipe) and
+    which of the persona's greetings opens it."""
+    return {
+        "type": "chat.cleared",
+        "messages": [message_data(m) for m in messages],
+        "greeting_index": messages[0].chat.greeting_index,
+    }
+
+
+def chat_cleared_sync(messages: list[Message]) -> None:
+    """Tell every connection to the chat that its messages were replaced (sync views)."""
+    chat_id = messages[0].chat_id
+    async_to_sync(get_channel_layer().group_send)(chat_group(chat_id), cleared_event(messages))
 
 
 def chat_listed_sync(owner: Owner, chat_id: uuid.UUID) -> None:

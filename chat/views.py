@@ -9,7 +9,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from chat.errors import ChatError
 from chat.models import Chat
-from chat.notify import chat_event_sync, chat_listed_sync, chat_unlisted_sync
+from chat.notify import chat_cleared_sync, chat_listed_sync, chat_unlisted_sync
 from chat.ownership import Owner
 from chat.presenters import message_data
 from chat.rendering import with_html, with_swipe
@@ -133,11 +133,10 @@ def chat_greeting_view(request: HttpRequest, chat_id: str) -> HttpResponse:
         messages = chat_choose_greeting(chat=chat, index=request.POST.get("index", ""))
     except ChatError as error:
         return HttpResponse(error.message, status=error.http_status)
-    data = [message_data(m) for m in messages]
-    chat_event_sync(chat.pk, "chat.cleared", messages=data, greeting_index=chat.greeting_index)
+    chat_cleared_sync(messages)
     context = {
         "chat": chat,
         "persona": chat.persona,
-        "message": with_swipe([with_html(data[0])], chat)[0],
+        "message": with_swipe([with_html(message_data(messages[0]))], chat)[0],
     }
     return render(request, "chat/chat.html#message", context)

@@ -8,6 +8,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 
 from chat.models import Chat, Message
 from tests.fakes.llm_server import Reply, openai_sse
@@ -323,7 +324,24 @@ async def test_clear_empties_the_chat_back_to_the_greeting(
     await client.send(type="clear")
     cleared = (await client.receive_until("cleared"))[-1]  # the auto-title may come first
     assert [m["role"] for m in cleared["messages"]] == ["assistant"]
+    assert cleared["greeting_index"] == 0
     assert await Message.objects.filter(chat=chat).acount() == 1
+
+
+async def test_a_greeting_swipe_redraws_every_open_socket(
+    owned_chat: tuple[Chat, str], connect: Connect
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    browser = Client()
+    browser.cookies["sessionid"] = key
+    swiped = await sync_to_async(browser.post)(f"/chats/{chat.pk}/greeting/", {"index": "1"})
+    assert swiped.status_code == 200
+    cleared = await client.receive()
+    assert cleared["type"] == "cleared"
+    assert cleared["greeting_index"] == 1
+    assert cleared["messages"][0]["content"].startswith("*Kaladin sets down a spear")
 
 
 async def test_two_tabs_see_the_same_reply(
