@@ -17,6 +17,22 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def prepare_database(env: dict[str, str], *, collectstatic: bool = False) -> None:
+    """Migrate and seed the database ``env`` points at (and collect static files for a
+    production-mode site), each as its own ``manage.py`` process."""
+    commands = [["migrate", "-v0"], ["seed_personas"]]
+    if collectstatic:
+        commands.append(["collectstatic", "--noinput", "-v0"])
+    for command in commands:
+        subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *command],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,17 +89,8 @@ def stormchat_on_sqlite(database: Path, llm_url: str, **settings: str) -> Iterat
         "LLM_MODEL": "fake-model",
         **settings,
     }
-    commands = [["migrate", "-v0"], ["seed_personas"]]
-    if settings.get("DEBUG") == "0":  # production mode serves collected, hashed static files
-        commands.append(["collectstatic", "--noinput", "-v0"])
-    for command in commands:
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+    # Production mode (DEBUG=0) serves collected, hashed static files.
+    prepare_database(env, collectstatic=settings.get("DEBUG") == "0")
     port = free_port()
     with daphne(port, env):
         yield f"127.0.0.1:{port}"

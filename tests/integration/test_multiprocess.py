@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.fakes.llm_server import Reply, openai_sse, paced, serve_in_thread
 
-from .servers import daphne, free_port
+from .servers import daphne, free_port, prepare_database
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,15 +39,7 @@ def database(service_urls: dict[str, str]) -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = service_urls["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    env = {**os.environ, "DATABASE_URL": url}
-    for command in (["migrate", "-v0"], ["seed_personas"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+    prepare_database({**os.environ, "DATABASE_URL": url})
     yield url
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

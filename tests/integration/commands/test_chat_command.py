@@ -18,6 +18,7 @@ from pytest_django.fixtures import Settings
 from chat.models import Chat, Message
 from personas.models import Persona
 from tests.fakes.llm_server import Reply, openai_sse, paced, serve_in_thread
+from tests.integration.servers import prepare_database
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,11 +102,7 @@ def manage(*args: str, stdin: str | None = None, **env: str) -> subprocess.Popen
 @pytest.fixture
 def database(tmp_path: Path) -> dict[str, str]:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
-    for command in (["migrate", "-v0"], ["seed_personas"]):
-        subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), *command],
-            env={"PATH": os.environ["PATH"], **env}, cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
+    prepare_database({"PATH": os.environ["PATH"], **env})
     return env
 
 
