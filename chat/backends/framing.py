@@ -9,6 +9,8 @@ A record may be split across chunks at any byte; what is left over waits for the
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from chat.backends.errors import BackendProtocolError
 
 # A backend that sends this much without a line break is not speaking either format.
@@ -53,6 +55,14 @@ class NdjsonDecoder(_LineSplitter):
         """The last record, if the body ended without a final line break."""
         last, self.pending = self.pending.strip(), b""
         return [last] if last else []
+
+    async def records(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Every record of a streamed body, including a last one without a line break."""
+        async for chunk in chunks:
+            for record in self.feed(chunk):
+                yield record
+        for record in self.finish():
+            yield record
 
 
 class EventStreamDecoder(_LineSplitter):

@@ -54,15 +54,8 @@ class OllamaBackend(HttpBackend):
         url = f"{self.root}/api/chat"
         payload = self.payload(messages, options)
         async with self.open_stream(url, payload=payload, model=options.model) as response:
-            decoder = NdjsonDecoder(self.label)
-            async for chunk in response.aiter_bytes():
-                for line in decoder.feed(chunk):
-                    for item in self.record_items(parse_json(line, self.label)):
-                        yield item
-                        if isinstance(item, Usage):
-                            return
-            # Tolerate a final record without its line break.
-            for line in decoder.finish():
+            records = NdjsonDecoder(self.label).records(response.aiter_bytes())
+            async for line in records:
                 for item in self.record_items(parse_json(line, self.label)):
                     yield item
                     if isinstance(item, Usage):
