@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Literal
 
 from django.core.files.base import ContentFile
@@ -10,7 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from PIL import Image, ImageDraw
 
-from personas.cards import Card, card_json, card_png, read_card
+from personas.cards import Card, card_json, card_png, png_bytes, read_card
 from personas.models import Persona
 
 CardFormat = Literal["json", "png"]
@@ -80,14 +79,10 @@ def _portrait(persona: Persona) -> bytes:
     if persona.avatar:
         try:
             with persona.avatar.open("rb") as handle, Image.open(handle) as image:
-                out = io.BytesIO()
-                image.convert("RGBA").save(out, "PNG")
-                return out.getvalue()
+                return png_bytes(image)
         except OSError:
             pass  # a missing or unreadable upload: draw one instead
     image = Image.new("RGB", (400, 600), persona.accent_color or "#3b82f6")
     draw = ImageDraw.Draw(image)
     draw.text((200, 300), (persona.name[:1] or "?").upper(), fill="white", anchor="mm")
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
+    return png_bytes(image)

@@ -92,7 +92,7 @@ def _png_card_text(raw: bytes) -> tuple[str, bytes]:
                     raise CardError("The image is too large to be a character card.")
                 image.load()  # the card chunk usually follows the image data
                 chunks = dict(getattr(image, "text", {}))
-                portrait = _plain_png(image)
+                portrait = png_bytes(image)
         except CardError:
             raise
         except (
@@ -116,7 +116,7 @@ def _png_card_text(raw: bytes) -> tuple[str, bytes]:
         raise CardError("The PNG's card is not UTF-8 text.") from None
 
 
-def _plain_png(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image) -> bytes:
     """The portrait alone, as a fresh PNG (no text chunks, nothing else carried over)."""
     out = io.BytesIO()
     image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB").save(out, "PNG")
