@@ -24,6 +24,7 @@ from chat.backends.errors import (
     ModelNotFound,
 )
 from chat.backends.framing import EventStreamDecoder
+from chat.backends.network import asyncio_transport
 
 MAX_ERROR_BODY = 64 * 1024
 
@@ -45,7 +46,9 @@ def http_client() -> httpx.AsyncClient:
     shared = _SharedClient
     if shared.client is None or shared.loop is not loop or shared.client.is_closed:
         shared.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+            transport=asyncio_transport(
+                httpx.Limits(max_connections=None, max_keepalive_connections=256)
+            ),
             headers={"User-Agent": "Stormchat"},
         )
         shared.loop = loop

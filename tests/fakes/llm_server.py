@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,8 +49,9 @@ Router = Callable[[Request], Reply]
 class FakeLLMServer:
     """Serve ``Reply`` scripts chosen by ``router`` until closed."""
 
-    def __init__(self, router: Router | Reply) -> None:
+    def __init__(self, router: Router | Reply, tls: ssl.SSLContext | None = None) -> None:
         self.router: Router = router if callable(router) else (lambda _request: router)
+        self.tls = tls
         self.requests: list[Request] = []
         self.client_hung_up = asyncio.Event()
         self.finished_replies = 0
@@ -58,11 +60,12 @@ class FakeLLMServer:
     @property
     def url(self) -> str:
         assert self._server is not None
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        port = self._server.sockets[0].getsockname()[1]
+        # TLS certificates name "localhost"; plain servers are reached by address.
+        return f"https://localhost:{port}" if self.tls else f"http://127.0.0.1:{port}"
 
     async def start(self) -> FakeLLMServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         return self
 
     async def close(self) -> None:
