@@ -263,6 +263,7 @@ class Turn:
     text: str
     status: str
     usage_tokens: int | None = None
+    ack: float | None = None  # send to ack: the turn saved, before the backend is asked
 
 
 async def run_turn(ws: ClientConnection, content: str = "Tell me a story") -> Turn:
@@ -274,12 +275,15 @@ async def run_turn(ws: ClientConnection, content: str = "Tell me a story") -> Tu
     parts: list[str] = []
     status = "?"
     usage_tokens = None
+    acked = None
     while True:
         raw = await ws.recv()
         size += len(raw)
         event = json.loads(raw)
         kind = event["type"]
-        if kind == "stream":
+        if kind == "ack" and acked is None:
+            acked = time.perf_counter() - sent
+        elif kind == "stream":
             frames += 1
             parts.append(event["content"])
             if first is None:
@@ -293,7 +297,9 @@ async def run_turn(ws: ClientConnection, content: str = "Tell me a story") -> Tu
             raise RuntimeError(event)
     done = time.perf_counter()
     first = first or done
-    return Turn(first - sent, done - first, frames, size, "".join(parts), status, usage_tokens)
+    return Turn(
+        first - sent, done - first, frames, size, "".join(parts), status, usage_tokens, acked
+    )
 
 
 async def watch_turn(ws: ClientConnection) -> Turn:

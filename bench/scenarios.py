@@ -78,6 +78,8 @@ async def s1_idle(ctx: dict[str, Any]) -> dict[str, Any]:
     return {
         "turns": len(app),
         "app_ttft": summary_ms(app_ttft),
+        # Of the app's TTFT, the part before the ack: the turn checked and saved.
+        "app_ack": summary_ms([t.ack for t in app if t.ack is not None]),
         "direct_ttft": summary_ms(direct_ttft),
         "relay_ttft": summary_ms(relay_ttft),
         "added_ttft_p50_ms": (percentile(app_ttft, 0.5) - percentile(direct_ttft, 0.5)) * 1000,
@@ -151,6 +153,7 @@ async def concurrent_streams(
         "rate": rate,
         "tokens": tokens,
         "app_ttft": summary_ms([t.ttft for t in app]),
+        "app_ack": summary_ms([t.ack for t in app if t.ack is not None]),
         "direct_ttft": summary_ms([t.ttft for t in direct]),
         "relay_ttft": summary_ms([t.ttft for t in relay]),
         "added_ttft_p50_ms": (
