@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,9 @@ async def run(selected: list[str]) -> dict[str, Any]:
         }
         for name in selected:
             print(f"running {name}: {SCENARIOS[name].__doc__}", flush=True)
+            started = time.perf_counter()
             results[name] = await SCENARIOS[name](ctx)
+            results[name]["elapsed_s"] = round(time.perf_counter() - started, 1)
             print(json.dumps(results[name], indent=1), flush=True)
     return results
 

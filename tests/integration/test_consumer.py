@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from chat import live
 from chat.models import Chat, Message
 from tests.fakes.llm_server import Reply, openai_sse
 
@@ -404,6 +405,32 @@ async def test_closing_the_socket_does_not_stop_the_reply(
             await asyncio.sleep(0.05)
     saved = await stored(reply_id)
     assert (saved.status, saved.content) == ("complete", "".join(TOKENS))
+
+
+async def test_a_reply_waiting_on_a_silent_backend_keeps_its_heartbeat(
+    owned_chat: tuple[Chat, str],
+    connect: Connect,
+    llm: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Live state outlasts its TTL only if the run refreshes it while the backend is quiet;
+    # without that, the reaper and new tabs would take the reply for an orphan.
+    monkeypatch.setattr(live, "LIVE_TTL_SECONDS", 2)
+    wire = openai_sse(TOKENS)
+    await llm(Reply(body=[*wire[:2], 3.5, *wire[2:]]))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Take your time")
+    reply_id = (await client.receive_until("stream"))[0]["reply"]["id"]
+    await asyncio.sleep(3.0)  # a second past the TTL, still before the next token
+
+    state = await live.live_get(reply_id)
+
+    assert state is not None
+    assert state.text == TOKENS[0]
+    events = await client.receive_until("complete")
+    assert events[-1]["message"]["content"] == "".join(TOKENS)
 
 
 async def test_a_runaway_reply_is_cut_at_the_limit_and_upstream_closed(
