@@ -312,23 +312,39 @@ async def s6_long_chat(ctx: dict[str, Any]) -> dict[str, Any]:
         async with httpx.AsyncClient(
             base_url=f"http://{ctx['app']}", cookies={"sessionid": session.cookie}
         ) as client:
-            times = []
+            times, server_times = [], []
             for _ in range(20):
                 started = time.perf_counter()
                 response = await client.get(f"/chats/{chat_id}/")
                 times.append(time.perf_counter() - started)
                 response.raise_for_status()
+                server_times.append(server_timing_seconds(response))
         ws = await open_socket(ctx["app"], chat_id, session.cookie)
         welcome = await ws.recv()
         await ws.close()
         figures[f"messages_{count}"] = {
             "page": summary_ms(times),
+            "page_server": summary_ms(server_times),
             "snapshot_bytes": len(welcome),
             "snapshot_messages": len(json.loads(welcome)["messages"]),
         }
-    # The figure the target is about: the longest chat's page, as the client times it.
-    figures["long_chat_page_p50_ms"] = figures[f"messages_{scaled(10000)}"]["page"]["p50_ms"]
+    # The figure the target is about: the longest chat's page in server time (the app's
+    # Server-Timing header); "page" adds daphne's HTTP handling and the loopback trip.
+    longest = figures[f"messages_{scaled(10000)}"]
+    figures["long_chat_page_p50_ms"] = longest["page_server"]["p50_ms"]
+    figures["long_chat_page_client_p50_ms"] = longest["page"]["p50_ms"]
     return figures
+
+
+def server_timing_seconds(response: httpx.Response) -> float:
+    """The app's own time for a response, from its ``Server-Timing: app;dur=<ms>``."""
+    for metric in response.headers.get("server-timing", "").split(","):
+        name, _, params = metric.strip().partition(";")
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if name == "app" and key.strip() == "dur":
+                return float(value) / 1000
+    raise RuntimeError("the app sent no Server-Timing header")
 
 
 RAW_SCRIPT = """
