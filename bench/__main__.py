@@ -36,6 +36,8 @@ RESULTS = ROOT / "bench" / "results"
 SCENARIOS = {
     "S1": scenarios.s1_idle,
     "S2": scenarios.s2_load,
+    # Not a target: the load the figures for other implementations were taken at.
+    "REF": scenarios.reference_load,
     "S3": scenarios.s3_fast,
     "S4": scenarios.s4_idle_and_churn,
     "S5": scenarios.s5_two_processes,

@@ -188,6 +188,11 @@ async def s2_load(ctx: dict[str, Any]) -> dict[str, Any]:
     return await concurrent_streams(ctx, streams=scaled(200), rate=50, tokens=400)
 
 
+async def reference_load(ctx: dict[str, Any]) -> dict[str, Any]:
+    """100 concurrent streams at 50 tokens/s: the load of the issue's reference figures."""
+    return await concurrent_streams(ctx, streams=scaled(100), rate=50, tokens=400)
+
+
 async def s3_fast(ctx: dict[str, Any]) -> dict[str, Any]:
     """20 concurrent streams at 500 tokens/s."""
     return await concurrent_streams(ctx, streams=scaled(20), rate=500, tokens=400)
