@@ -17,9 +17,10 @@ from chat.backends.ollama import OllamaBackend
 from chat.backends.openai_compat import OpenAICompatBackend
 from tests.fakes.llm_server import Reply, ollama_ndjson, openai_sse
 
-from .conftest import StartServer
+from ..conftest import StartServer
 
 TOKENS = ["Journey", " before", " destination", "."]
+
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
