@@ -346,11 +346,13 @@ def server_timing_seconds(response: httpx.Response) -> float:
     """The app's own time for a response, from its ``Server-Timing: app;dur=<ms>``."""
     for metric in response.headers.get("server-timing", "").split(","):
         name, _, params = metric.strip().partition(";")
+        if name != "app":
+            continue
         for param in params.split(";"):
             key, _, value = param.partition("=")
-            if name == "app" and key.strip() == "dur":
+            if key.strip() == "dur":
                 return float(value) / 1000
-    raise RuntimeError("the app sent no Server-Timing header")
+    raise RuntimeError("the app sent no Server-Timing app;dur metric")
 
 
 RAW_SCRIPT = """

@@ -41,7 +41,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except TimeoutError:
             raise httpcore.ReadTimeout("timed out reading from the server") from None
         except OSError as error:
-            raise httpcore.ReadError(str(error) or type(error).__name__) from error
+            raise httpcore.ReadError(_reason(error)) from error
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -53,7 +53,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except TimeoutError:
             raise httpcore.WriteTimeout("timed out writing to the server") from None
         except OSError as error:
-            raise httpcore.WriteError(str(error) or type(error).__name__) from error
+            raise httpcore.WriteError(_reason(error)) from error
 
     async def aclose(self) -> None:
         self._writer.close()
@@ -72,7 +72,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
         except (OSError, ssl.SSLError) as error:
             await self.aclose()
-            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
+            raise httpcore.ConnectError(_reason(error)) from error
         return self
 
     def get_extra_info(self, info: str) -> Any:
@@ -134,12 +134,17 @@ async def _connected(
     except TimeoutError:
         raise httpcore.ConnectTimeout(f"timed out connecting to {where}") from None
     except OSError as error:
-        raise httpcore.ConnectError(str(error) or type(error).__name__) from error
+        raise httpcore.ConnectError(_reason(error)) from error
     sock: socket.socket | None = writer.get_extra_info("socket")
     for option in socket_options or ():
         if sock is not None:
             sock.setsockopt(*option)
     return AsyncioStream(reader, writer)
+
+
+def _reason(error: BaseException) -> str:
+    """The error's message for httpcore's exception (some OSErrors have none)."""
+    return str(error) or type(error).__name__
 
 
 def asyncio_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
