@@ -30,6 +30,18 @@ def new_session_key() -> str:
     return session.session_key  # type: ignore[return-value]
 
 
+def chat_socket(
+    chat_id: object, session_key: str, *, origin: bytes = b"http://localhost", html: bool = False
+) -> WebsocketCommunicator:
+    """A socket to a chat through the full ASGI stack, as a browser of that session opens it
+    (``html``: the page's HTML fragments instead of the JSON protocol)."""
+    return WebsocketCommunicator(
+        application,
+        f"/ws/chats/{chat_id}/" + ("?format=html" if html else ""),
+        headers=[(b"origin", origin), (b"cookie", f"sessionid={session_key}".encode())],
+    )
+
+
 class Client:
     """One WebSocket connection, with helpers to read the protocol's events."""
 
@@ -67,11 +79,7 @@ async def connect() -> AsyncIterator[Connect]:
     async def open_client(
         chat_id: object, session_key: str, *, origin: bytes = b"http://localhost"
     ) -> Client:
-        communicator = WebsocketCommunicator(
-            application,
-            f"/ws/chats/{chat_id}/",
-            headers=[(b"origin", origin), (b"cookie", f"sessionid={session_key}".encode())],
-        )
+        communicator = chat_socket(chat_id, session_key, origin=origin)
         connected, _ = await communicator.connect(timeout=10)
         assert connected
         client = Client(communicator)

@@ -7,14 +7,13 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from chat import live
 from chat.models import Chat, Message
 from tests.fakes.llm_server import Reply, openai_sse
 
-from .conftest import Connect, application, new_session_key, sse_reply
+from .conftest import Connect, chat_socket, new_session_key, sse_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKENS = ["Life", " before", " death", ".", " Strength", " before", " weakness", "."]
@@ -51,11 +50,7 @@ async def test_anyone_else_is_refused_with_4404_and_learns_nothing(
     chat, key = owned_chat
     chat_id = {"stranger": chat.pk, "bad-id": "not-a-uuid", "missing": "0" * 32}[who]
     session = await sync_to_async(new_session_key)() if who == "stranger" else key
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ws/chats/{chat_id}/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={session}".encode())],
-    )
+    communicator = chat_socket(chat_id, session)
     await communicator.connect()
     output = await communicator.receive_output(5)
     assert output == {"type": "websocket.close", "code": 4404}
@@ -64,11 +59,7 @@ async def test_anyone_else_is_refused_with_4404_and_learns_nothing(
 
 async def test_a_foreign_origin_cannot_open_a_socket(owned_chat: tuple[Chat, str]) -> None:
     chat, key = owned_chat
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ws/chats/{chat.pk}/",
-        headers=[(b"origin", b"https://evil.example"), (b"cookie", f"sessionid={key}".encode())],
-    )
+    communicator = chat_socket(chat.pk, key, origin=b"https://evil.example")
     connected, _ = await communicator.connect()
     assert not connected
 
@@ -510,11 +501,7 @@ async def test_the_page_gets_html_fragments_without_duplicates(
 ) -> None:
     await llm(sse_reply(TOKENS, delay=0.01))  # type: ignore[operator]
     chat, key = owned_chat
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ws/chats/{chat.pk}/?format=html",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={key}".encode())],
-    )
+    communicator = chat_socket(chat.pk, key, html=True)
     assert (await communicator.connect())[0]
     welcome = await communicator.receive_from()
     assert 'id="messages" hx-swap-oob="innerHTML"' in welcome

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -19,7 +18,7 @@ from chat.models import Chat
 from chat.ownership import Owner
 from chat.services import chat_create
 from personas.models import Persona
-from tests.integration.conftest import application
+from tests.integration.conftest import chat_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ACTORS = ["alice", "bob", "anonymous", "outsider"]
@@ -103,14 +102,7 @@ async def test_the_websocket_refuses_someone_elses_chat_and_nothing_is_sent(
 ) -> None:
     target = actors[victim].chat
     assert target is not None
-    ws = WebsocketCommunicator(
-        application,
-        f"/ws/chats/{target.pk}/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"cookie", f"sessionid={actors[attacker].session_key}".encode()),
-        ],
-    )
+    ws = chat_socket(target.pk, actors[attacker].session_key)
     await ws.connect()
     assert await ws.receive_output(5) == {"type": "websocket.close", "code": 4404}
     # Whatever the attacker sends after the refusal goes nowhere.

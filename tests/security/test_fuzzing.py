@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import Settings
@@ -17,7 +16,7 @@ from chat.ownership import Owner
 from chat.services import chat_create
 from personas.models import Persona
 from tests.fakes.llm_server import FakeLLMServer
-from tests.integration.conftest import application, new_session_key, sse_reply
+from tests.integration.conftest import chat_socket, new_session_key, sse_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EVENT_TYPES = {"welcome", "ack", "stream", "complete", "error", "pong", "cleared", "title"}
@@ -76,11 +75,7 @@ def fuzz_chat(personas: list[Persona], settings: Settings) -> tuple[Chat, str]:
 
 async def exchange(chat_id: object, key: str, sent: list[str | bytes]) -> list[dict[str, Any]]:
     """Send the frames over one socket; return every event; fail if the app died."""
-    ws = WebsocketCommunicator(
-        application,
-        f"/ws/chats/{chat_id}/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={key}".encode())],
-    )
+    ws = chat_socket(chat_id, key)
     assert (await ws.connect(timeout=10))[0]
     events = [json.loads(await ws.receive_from(10))]
     for frame in sent:
@@ -124,11 +119,7 @@ async def test_after_the_fuzzing_a_normal_chat_still_works(
         from django.conf import settings as django_settings
 
         django_settings.LLM_BASE_URL = f"{server.url}/v1"
-        ws = WebsocketCommunicator(
-            application,
-            f"/ws/chats/{chat.pk}/",
-            headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={key}".encode())],
-        )
+        ws = chat_socket(chat.pk, key)
         assert (await ws.connect())[0]
         await ws.receive_json_from(10)
         await ws.send_json_to({"type": "chat", "content": "Are you there?"})

@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
 from chat.models import Chat
 from personas.models import Persona
-from tests.integration.conftest import application, sse_reply
+from tests.integration.conftest import chat_socket, sse_reply
 
 from .html_check import PAYLOADS, active_content
 
@@ -46,11 +45,7 @@ async def test_a_hostile_model_reply_is_inert_live_and_saved(
 ) -> None:
     await llm(sse_reply([payload[: len(payload) // 2], payload[len(payload) // 2 :]]))
     chat, key = owned_chat
-    ws = WebsocketCommunicator(
-        application,
-        f"/ws/chats/{chat.pk}/?format=html",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={key}".encode())],
-    )
+    ws = chat_socket(chat.pk, key, html=True)
     assert (await ws.connect())[0]
     fragments = [await ws.receive_from(10)]
     await ws.send_json_to({"type": "chat", "content": payload})
