@@ -1,20 +1,28 @@
-"""The HTTP JSON API. Same session cookie as the site; CSRF on every write."""
+"""The HTTP JSON API. Same session cookie as the site; CSRF on every write.
+
+Thin: input is parsed into typed values (chat/inputs.py), changes go through the actions
+(chat/actions.py), so every open socket sees them; reads come from the selectors. The turn
+endpoints are async: the reply they start runs on, and streams to every socket, after the
+request has been answered.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chat import actions
 from chat.errors import ChatError
-from chat.notify import chat_cleared_sync
+from chat.inputs import number_input, optional_number, text_input
 from chat.ownership import Owner
 from chat.presenters import chat_data, message_data, persona_data
+from chat.runs import ReplyJob
 from chat.selectors import chat_get_for_owner, chat_list_for_owner, chat_messages_window
-from chat.services import chat_choose_greeting, chat_create, chat_delete, chat_rename
 from personas.selectors import persona_get_active, persona_list_active
 
 
@@ -68,11 +76,9 @@ def chats(request: HttpRequest) -> JsonResponse:
         persona = persona_get_active(slug=slug) if isinstance(slug, str) else None
         if persona is None:
             return error_response(400, "unknown_persona", 'Send {"persona": "<slug>"}.')
-        greeting = data.get("greeting", 0) if data else 0
-        if isinstance(greeting, bool) or not isinstance(greeting, int):
-            return error_response(400, "bad_request", '"greeting" must be a number.')
         try:
-            chat = chat_create(owner=owner, persona=persona, greeting=greeting)
+            greeting = number_input(data.get("greeting", 0), what="greeting", low=-(10**6))
+            chat = actions.chat_create(owner=owner, persona=persona, greeting=greeting)
         except ChatError as error:
             return refused(error)
         return JsonResponse(chat_detail(chat), status=201)
@@ -89,32 +95,110 @@ def chats(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET", "PATCH", "DELETE"])
 def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
     """One of the caller's chats: read it with its messages, rename it or delete it."""
-    found = chat_get_for_owner(chat_id=chat_id, owner=Owner.from_request(request))
-    if found is None:
-        return not_found()
-    if request.method == "DELETE":
-        chat_delete(chat=found)
-        return JsonResponse({"deleted": str(chat_id)})
-    if request.method == "PATCH":
-        data = json_body(request)
-        if data is None or not ({"title", "greeting"} & data.keys()):
-            return error_response(400, "bad_request", 'Send {"title": "..."} or {"greeting": n}.')
-        try:
-            if "title" in data:
-                chat_rename(chat=found, title=data["title"])
-            if "greeting" in data:
-                chat_cleared_sync(chat_choose_greeting(chat=found, index=data["greeting"]))
-        except ChatError as error:
-            return refused(error)
-        return JsonResponse(chat_data(found))
-    before = request.GET.get("before")
-    return JsonResponse(
-        chat_detail(
-            found,
-            before=int(before) if before and before.isdigit() else None,
-            limit=int_param(request, "limit", 100, low=1, high=500),
+    owner = Owner.from_request(request)
+    try:
+        if request.method == "DELETE":
+            actions.chat_delete(owner=owner, chat_id=chat_id)
+            return JsonResponse({"deleted": str(chat_id)})
+        if request.method == "PATCH":
+            return _chat_patch(request, owner, chat_id)
+        found = chat_get_for_owner(chat_id=chat_id, owner=owner)
+        if found is None:
+            return not_found()
+        before = optional_number(request.GET.get("before"), what="before")
+    except ChatError as error:
+        return refused(error)
+    limit = int_param(request, "limit", 100, low=1, high=500)
+    return JsonResponse(chat_detail(found, before=before, limit=limit))
+
+
+def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonResponse:
+    data = json_body(request)
+    if data is None or not ({"title", "greeting"} & data.keys()):
+        return error_response(400, "bad_request", 'Send {"title": "..."} or {"greeting": n}.')
+    if "title" in data:
+        title = text_input(data["title"], what="A title")
+        actions.chat_rename(owner=owner, chat_id=chat_id, title=title)
+    if "greeting" in data:
+        index = number_input(data["greeting"], what="greeting", low=-(10**6))
+        actions.chat_choose_greeting(owner=owner, chat_id=chat_id, index=index)
+    found = chat_get_for_owner(chat_id=chat_id, owner=owner)
+    return JsonResponse(chat_data(found)) if found else not_found()
+
+
+@require_POST
+def chat_clear(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/clear/``: back to the persona's greeting."""
+    try:
+        messages = actions.chat_clear(owner=Owner.from_request(request), chat_id=chat_id)
+    except ChatError as error:
+        return refused(error)
+    return JsonResponse({"messages": [message_data(m) for m in messages]})
+
+
+# --- turns (async: the reply streams on after the answer) -------------------------------
+
+
+def accepted(job: ReplyJob) -> JsonResponse:
+    """202: the turn was saved; its reply streams to the chat's sockets."""
+    turn = job.turn
+    body = {
+        "message": message_data(turn.user) if turn.user else None,
+        "reply": message_data(turn.reply),
+        "removed": turn.removed,
+    }
+    return JsonResponse(body, status=202)
+
+
+async def _owner(request: HttpRequest) -> Owner:
+    return await sync_to_async(Owner.from_request)(request)
+
+
+@require_POST
+async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/messages/ {"content": ...}``: send a message."""
+    data = json_body(request) or {}
+    try:
+        content = text_input(data.get("content"))
+        job = await actions.turn_send(owner=await _owner(request), chat_id=chat_id, content=content)
+    except ChatError as error:
+        return refused(error)
+    return accepted(job)
+
+
+@require_http_methods(["PATCH"])
+async def chat_message(request: HttpRequest, chat_id: str, message_id: str) -> JsonResponse:
+    """``PATCH /api/chats/<id>/messages/<message_id>/ {"content": ...}``: edit and resend."""
+    data = json_body(request) or {}
+    try:
+        number = number_input(message_id, what="message_id")
+        content = text_input(data.get("content"))
+        job = await actions.turn_edit(
+            owner=await _owner(request), chat_id=chat_id, message_id=number, content=content
         )
-    )
+    except ChatError as error:
+        return refused(error)
+    return accepted(job)
+
+
+@require_POST
+async def chat_regenerate(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/regenerate/``: write the last reply again."""
+    try:
+        job = await actions.turn_regenerate(owner=await _owner(request), chat_id=chat_id)
+    except ChatError as error:
+        return refused(error)
+    return accepted(job)
+
+
+@require_POST
+async def chat_stop(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/stop/``: stop the reply being written (it keeps its text)."""
+    try:
+        await actions.turn_stop(owner=await _owner(request), chat_id=chat_id)
+    except ChatError as error:
+        return refused(error)
+    return JsonResponse({"stopping": True}, status=202)
 
 
 def chat_detail(

@@ -13,17 +13,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat.errors import ChatError
-from chat.live import chat_group
-from chat.notify import chat_listed, cleared_event, owner_group
+from chat import actions
+from chat.errors import as_chat_error
+from chat.events import chat_group, owner_group
+from chat.inputs import number_input, text_input
 from chat.ownership import Owner
-from chat.presenters import message_data
 from chat.rendering import HtmlRenderer
-from chat.runs import request_stop, start_reply
-from chat.selectors import chat_get_for_owner, chat_streaming_reply
-from chat.services import chat_clear
+from chat.selectors import chat_get_for_owner
 from chat.snapshots import chat_snapshot
-from chat.turns import PreparedTurn, TurnKind, prepare_turn
 
 # Sent when the chat does not exist or is not the caller's: both look the same.
 CLOSE_NOT_FOUND = 4404
@@ -42,13 +39,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     renderer: HtmlRenderer | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Call the message's handler, without channels' per-message database hop.
+        """Relay group events (``chat.*``); call the handler of anything else.
 
-        channels 4.2+ runs ``close_old_connections`` in the sync thread before every
-        handler: a thread round trip for each streamed batch, each connection, which was
-        about 14 % of the server's CPU under load (bench S2). Every database call here goes
-        through ``database_sync_to_async``, which closes stale connections itself.
+        This skips channels' per-message database hop: channels 4.2+ runs
+        ``close_old_connections`` in the sync thread before every handler, a thread round
+        trip for each streamed batch and connection, which was about 14 % of the server's
+        CPU under load (bench S2). Every database call here goes through
+        ``database_sync_to_async``, which closes stale connections itself.
         """
+        if message["type"].startswith("chat."):
+            await self.relay(message)
+            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -64,11 +65,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.chat_id = chat.pk
-        self.group = chat_group(chat.pk)
-        groups = [self.group]
+        groups = [chat_group(chat.pk)]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if query.get("format") == ["html"]:
-            self.renderer = HtmlRenderer(chat, owner)
+            self.renderer = HtmlRenderer(chat)
             groups.append(owner_group(owner))  # the page's history list updates live
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -100,42 +100,42 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
             await self.send_error("bad_request", 'Frames need a "type", such as "chat".')
             return
-        action = self.actions.get(data["type"])
-        if action is None:
+        handler = self.frames.get(data["type"])
+        if handler is None:
             await self.send_error("unknown_type", f"Unknown type {data['type'][:40]!r}.")
             return
         try:
-            await action(self, data)
-        except ChatError as error:
-            await self.send_error(error.code, error.message, **error.fields())
+            await handler(self, data)
+        except Exception as error:  # every failure is an error event; the socket stays
+            failure = as_chat_error(error)
+            await self.send_error(failure.code, failure.message, **failure.fields())
 
-    # --- client actions -------------------------------------------------------------
+    # --- client frames: parse, then call the action ------------------------------------
 
     async def on_chat(self, data: dict[str, Any]) -> None:
-        await self.begin("chat", content=data.get("content"))
+        content = text_input(data.get("content"))
+        await actions.turn_send(owner=self.owner, chat_id=self._chat_id(), content=content)
 
     async def on_regenerate(self, data: dict[str, Any]) -> None:
-        await self.begin("regenerate")
+        await actions.turn_regenerate(owner=self.owner, chat_id=self._chat_id())
 
     async def on_edit(self, data: dict[str, Any]) -> None:
-        await self.begin("edit", content=data.get("content"), message_id=data.get("message_id"))
+        message_id = number_input(data.get("message_id"), what="message_id")
+        content = text_input(data.get("content"))
+        await actions.turn_edit(
+            owner=self.owner, chat_id=self._chat_id(), message_id=message_id, content=content
+        )
 
     async def on_stop(self, data: dict[str, Any]) -> None:
-        assert self.chat_id is not None
-        if await database_sync_to_async(chat_streaming_reply)(chat_id=self.chat_id) is None:
-            await self.send_error("not_streaming", "No reply is being written right now.")
-            return
-        await request_stop(self.chat_id)
+        await actions.turn_stop(owner=self.owner, chat_id=self._chat_id())
 
     async def on_clear(self, data: dict[str, Any]) -> None:
-        assert self.chat_id is not None
-        messages = await database_sync_to_async(chat_clear)(chat_id=self.chat_id)
-        await self.channel_layer.group_send(self.group, cleared_event(messages))
+        await database_sync_to_async(actions.chat_clear)(owner=self.owner, chat_id=self._chat_id())
 
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
 
-    actions: dict[str, Callable[[ChatConsumer, dict[str, Any]], Awaitable[None]]] = {
+    frames: dict[str, Callable[[ChatConsumer, dict[str, Any]], Awaitable[None]]] = {
         "chat": on_chat,
         "regenerate": on_regenerate,
         "edit": on_edit,
@@ -144,54 +144,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "ping": on_ping,
     }
 
-    async def begin(self, kind: TurnKind, **fields: object) -> None:
-        """Save the turn, tell every connection (``ack``), then start the reply."""
+    def _chat_id(self) -> uuid.UUID:
         assert self.chat_id is not None
-        prepared: PreparedTurn = await database_sync_to_async(prepare_turn)(
-            kind=kind, chat_id=self.chat_id, owner=self.owner, **fields
-        )
-        turn = prepared.turn
-        await self.broadcast(
-            "chat.ack",
-            message=message_data(turn.user) if turn.user else None,
-            reply=message_data(turn.reply),
-            removed=turn.removed,
-            edited=kind == "edit",
-        )
-        await chat_listed(prepared.owner, prepared.chat_id)
-        start_reply(prepared)
+        return self.chat_id
 
     # --- group events, rendered for this client -------------------------------------
-
-    async def chat_ack(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_stream(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_complete(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_error(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_cleared(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_title(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_listed(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_unlisted(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    # --- sending --------------------------------------------------------------------
-
-    async def broadcast(self, event_type: str, **fields: Any) -> None:
-        """Publish a format-neutral event to every connection to this chat."""
-        await self.channel_layer.group_send(self.group, {"type": event_type, **fields})
 
     async def relay(self, event: dict[str, Any]) -> None:
         """Send a group event to this client, unless it has stopped reading."""
@@ -202,17 +159,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.scope["stormchat.abort"]()
             return
         kind = event["type"].removeprefix("chat.")
-        await self.deliver(kind, {k: v for k, v in event.items() if k != "type"})
+        if kind == "deleted" and event["chat_id"] != str(self.chat_id):
+            return  # another chat of the owner (HTML sockets hear the owner's group)
+        await self.deliver(kind, event)
+        if kind == "deleted":
+            self.chat_id = None
+            await self.close(code=CLOSE_NOT_FOUND)
 
-    async def deliver(self, kind: str, payload: dict[str, Any]) -> None:
+    async def deliver(self, kind: str, event: dict[str, Any]) -> None:
         """Render an event for this client: JSON, or HTML for the browser page."""
-        if self.renderer is None:
-            if kind not in ("listed", "unlisted"):
-                await self.send_json({"type": kind, **payload})
-            return
-        html = await self.renderer.render(kind, payload)
-        if html is not None:
-            await self.send(text_data=html)
+        if self.renderer is not None:
+            html = await self.renderer.render(kind, event)
+            if html is not None:
+                await self.send(text_data=html)
+        elif kind not in ("listed", "unlisted"):
+            payload = {k: v for k, v in event.items() if k not in ("type", "eid", "at")}
+            await self.send_json({"type": kind, **payload})
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=orjson.dumps(payload).decode())

@@ -1,6 +1,18 @@
-"""Errors a person can cause or meet while chatting; each has a stable code."""
+"""Every error a person can cause or meet, in one tree; each has a stable code.
+
+``ChatError`` is the root. Refusals of a request (busy, too long, not found...) and the
+LLM backends' failures (``BackendError`` and its kinds) are all ChatErrors, so every
+surface turns any of them into its own shape the same way: the WebSocket sends an
+``error`` event, HTTP answers ``http_status`` with ``{"error": {"code", "message"}}``, a
+command prints the message and exits 1. ``as_chat_error`` maps anything else to
+``internal_error``.
+"""
 
 from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 class ChatError(Exception):
@@ -19,10 +31,30 @@ class ChatError(Exception):
         return {}
 
 
+class BadRequest(ChatError):
+    """A frame, form or query that is malformed (a number that isn't one, and so on)."""
+
+    code = "bad_request"
+
+
+class NotFound(ChatError):
+    """The chat or message does not exist, or is someone else's: both look the same."""
+
+    code = "not_found"
+    http_status = 404
+
+
 class ChatBusy(ChatError):
     """A reply is already being written in this chat."""
 
     code = "busy"
+    http_status = 409
+
+
+class NotStreaming(ChatError):
+    """``stop`` when no reply is being written."""
+
+    code = "not_streaming"
     http_status = 409
 
 
@@ -77,3 +109,86 @@ class GreetingLocked(ChatError):
 
     code = "greeting_locked"
     http_status = 409
+
+
+class InternalError(ChatError):
+    """A bug: logged with its traceback; people see only this."""
+
+    code = "internal_error"
+    http_status = 500
+
+
+# --- the LLM backends ------------------------------------------------------------------
+
+
+class BackendError(ChatError):
+    """A generation could not be completed. ``code`` is stable; ``message`` is for people."""
+
+    code = "backend_error"
+    http_status = 502
+
+
+class BackendUnreachable(BackendError):
+    """The backend's server could not be reached at all."""
+
+    code = "backend_unreachable"
+
+
+class BackendAuthFailed(BackendError):
+    """The backend refused our credentials (401/403)."""
+
+    code = "backend_auth_failed"
+
+
+class ModelNotFound(BackendError):
+    """The backend does not have the requested model (404)."""
+
+    code = "model_not_found"
+
+
+class BackendRateLimited(BackendError):
+    """The backend asked us to slow down (429)."""
+
+    code = "backend_rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def fields(self) -> dict[str, object]:
+        """The seconds the backend asked us to wait, when it said."""
+        return {} if self.retry_after is None else {"retry_after": round(self.retry_after)}
+
+
+class BackendTimeout(BackendError):
+    """The backend took too long to connect, to start, or between tokens."""
+
+    code = "backend_timeout"
+    http_status = 504
+
+
+class BackendProtocolError(BackendError):
+    """The backend answered with something that is not its documented stream format."""
+
+    code = "backend_bad_response"
+
+
+class BackendReportedError(BackendError):
+    """The backend reported an error of its own, as a status or inside the stream."""
+
+    code = "backend_reported_error"
+
+
+class BackendMisconfigured(BackendError):
+    """Stormchat's own configuration for this backend is incomplete or invalid."""
+
+    code = "backend_misconfigured"
+    http_status = 503
+
+
+def as_chat_error(error: BaseException) -> ChatError:
+    """The error as people see it: itself when it is ours, else a logged internal error."""
+    if isinstance(error, ChatError):
+        return error
+    logger.error("unexpected error", exc_info=error)
+    return InternalError("Something went wrong on our side; it has been logged.")

@@ -11,8 +11,9 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from chat.backends.errors import BackendError
+from chat.backends.base import Backend
 from chat.backends.registry import get_backend
+from chat.errors import BackendError
 
 LLM_CHECK_TTL = 15.0
 _llm_cache: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -33,8 +34,13 @@ async def _channel_layer() -> dict[str, Any]:
 
 
 async def _llm() -> dict[str, Any]:
-    """Whether the default backend answers; cached briefly so probes don't hammer it."""
+    """Whether the default backend answers (cached briefly so probes don't hammer it), and
+    how busy it is now. A busy embedded model is up: its queue length says how busy."""
     backend = get_backend()
+    return {**await _llm_reachable(backend), **backend.load()}
+
+
+async def _llm_reachable(backend: Backend) -> dict[str, Any]:
     cached = _llm_cache.get(backend.name)
     if cached and cached[0] > time.monotonic():
         return cached[1]

@@ -1,4 +1,4 @@
-"""Where a running reply lives while it streams: group names and the shared live state.
+"""Where a running reply lives while it streams: the shared live state.
 
 The live state (text so far and its ``seq``) sits in Redis when ``REDIS_URL`` is set, so a
 snapshot taken by any process is current to the last published batch, not to the last
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 import weakref
 from dataclasses import dataclass
 
@@ -28,26 +27,18 @@ LIVE_TTL_SECONDS = 15
 KEY_PREFIX = "stormchat:live-reply:"
 
 
-def chat_group(chat_id: uuid.UUID | str) -> str:
-    """The channel-layer group every connection to this chat joins."""
-    return f"chat.{chat_id}"
-
-
-def control_group(chat_id: uuid.UUID | str) -> str:
-    """The group a running generation listens on for ``stop``, from any process."""
-    return f"run-control.{chat_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class LiveReply:
-    """A streaming reply's text so far, and the ``seq`` of the last batch published."""
+    """A streaming reply's text so far, the ``seq`` of the last batch published, and its
+    place in line while it waits for the embedded model (0 once it is being written)."""
 
     message_id: int
     text: str
     seq: int
+    position: int = 0
 
 
-_memory: dict[int, tuple[str, int, float]] = {}
+_memory: dict[int, tuple[str, int, int, float]] = {}
 _redis_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
     weakref.WeakKeyDictionary()
 )
@@ -65,10 +56,11 @@ def _redis() -> aioredis.Redis:
 async def live_set(reply: LiveReply) -> None:
     """Publish the reply's current state for snapshots (and refresh its heartbeat)."""
     if settings.REDIS_URL:
-        value = json.dumps([reply.text, reply.seq])
+        value = json.dumps([reply.text, reply.seq, reply.position])
         await _redis().set(f"{KEY_PREFIX}{reply.message_id}", value, ex=LIVE_TTL_SECONDS)
     else:
-        _memory[reply.message_id] = (reply.text, reply.seq, time.monotonic() + LIVE_TTL_SECONDS)
+        expires = time.monotonic() + LIVE_TTL_SECONDS
+        _memory[reply.message_id] = (reply.text, reply.seq, reply.position, expires)
 
 
 async def live_get(message_id: int) -> LiveReply | None:
@@ -77,12 +69,12 @@ async def live_get(message_id: int) -> LiveReply | None:
         raw = await _redis().get(f"{KEY_PREFIX}{message_id}")
         if raw is None:
             return None
-        text, seq = json.loads(raw)
-        return LiveReply(message_id, text, seq)
+        text, seq, position = json.loads(raw)
+        return LiveReply(message_id, text, seq, position)
     entry = _memory.get(message_id)
-    if entry is None or entry[2] < time.monotonic():
+    if entry is None or entry[3] < time.monotonic():
         return None
-    return LiveReply(message_id, entry[0], entry[1])
+    return LiveReply(message_id, *entry[:3])
 
 
 async def live_delete(message_id: int) -> None:
@@ -102,4 +94,4 @@ def live_ids(message_ids: list[int]) -> set[int]:
             values = client.mget([f"{KEY_PREFIX}{m}" for m in message_ids])
         return {m for m, v in zip(message_ids, values, strict=True) if v is not None}
     now = time.monotonic()
-    return {m for m in message_ids if m in _memory and _memory[m][2] >= now}
+    return {m for m in message_ids if m in _memory and _memory[m][3] >= now}

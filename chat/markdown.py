@@ -7,6 +7,8 @@ fields cannot run script, carry event handlers or load from ``javascript:`` URLs
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import nh3
@@ -34,9 +36,37 @@ def _parser() -> MarkdownIt:
     )
 
 
+# Rendered messages, newest use last: a message is rendered once per process, not once
+# per page load or connection. Bounded by entries and by the characters held.
+CACHE_ENTRIES = 2048
+CACHE_CHARS = 8_000_000
+_cache: OrderedDict[str, SafeString] = OrderedDict()
+_cached_chars = 0
+_cache_lock = threading.Lock()
+
+
 def render_markdown(text: str) -> SafeString:
-    """Safe HTML for a message's Markdown."""
-    html = _parser().render(text or "")
+    """Safe HTML for a message's Markdown (from the cache when it was rendered before)."""
+    global _cached_chars
+    text = text or ""
+    with _cache_lock:
+        html = _cache.get(text)
+        if html is not None:
+            _cache.move_to_end(text)
+            return html
+    html = _render(text)
+    with _cache_lock:
+        if text not in _cache:
+            _cache[text] = html
+            _cached_chars += len(text) + len(html)
+        while len(_cache) > CACHE_ENTRIES or _cached_chars > CACHE_CHARS:
+            old_text, old_html = _cache.popitem(last=False)
+            _cached_chars -= len(old_text) + len(old_html)
+    return html
+
+
+def _render(text: str) -> SafeString:
+    html = _parser().render(text)
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -1,23 +1,25 @@
 """Render group events as HTML fragments for the browser page (htmx ws extension).
 
 Each event becomes out-of-band swaps built from the same partials the page load uses
-(``chat/chat.html#message`` and friends). Stale ``stream`` batches (already contained in
-the snapshot this connection received) are dropped here, so the page never shows text
-twice.
+(``chat/chat.html#message`` and friends). A fragment is rendered once per process and
+reused by every connection that receives the same event (``FragmentCache``), and each
+message's Markdown once per process (chat/markdown.py). Stale ``stream`` batches (already
+contained in the snapshot this connection received) are dropped here, so the page never
+shows text twice.
 """
 
 from __future__ import annotations
 
-import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
+from chat.context_processors import limits
 from chat.markdown import render_markdown
 from chat.models import Chat
-from chat.ownership import Owner
-from chat.selectors import chat_get_for_owner
 from personas.prompts import persona_greetings
 
 TEMPLATE = "chat/chat.html"
@@ -25,6 +27,8 @@ TEMPLATE = "chat/chat.html"
 
 def with_html(message: dict[str, Any]) -> dict[str, Any]:
     """Message data plus its rendered Markdown (streaming text stays plain)."""
+    if message["status"] == "streaming":
+        return message
     return {**message, "html": render_markdown(message["content"])}
 
 
@@ -39,76 +43,155 @@ def with_swipe(messages: list[dict[str, Any]], chat: Chat) -> list[dict[str, Any
     return [{**messages[0], "swipe": swipe | {"next": (index + 1) % total}}]
 
 
+@dataclass(frozen=True)
+class ListedPersona:
+    name: str
+    avatar_url: str
+
+
+@dataclass(frozen=True)
+class ListedChat:
+    """A history-list row rebuilt from a ``listed`` event (the partial's ``chat``)."""
+
+    id: str
+    title: str
+    persona: ListedPersona
+    updated_at: datetime
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> ListedChat:
+        persona = data["persona"]
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            persona=ListedPersona(persona["name"], persona["avatar_url"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+        )
+
+
+class FragmentCache:
+    """Fragments by event, so N connections to a chat render an event once, not N times."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.fragments: OrderedDict[tuple[str, ...], str | None] = OrderedDict()
+        self.renders = 0  # how many fragments were actually rendered (for tests and bench)
+
+    def get(self, key: tuple[str, ...] | None, render: Any) -> str | None:
+        """The fragment for this key, rendering it (``render()``) on the first request."""
+        if key is None:
+            self.renders += 1
+            return render()
+        if key in self.fragments:
+            return self.fragments[key]
+        fragment = self.fragments[key] = render()
+        self.renders += 1
+        if len(self.fragments) > self.size:
+            self.fragments.popitem(last=False)
+        return fragment
+
+
+fragment_cache = FragmentCache()
+
+
 class HtmlRenderer:
     """Turns one connection's events into HTML for its page."""
 
-    def __init__(self, chat: Chat, owner: Owner) -> None:
+    def __init__(self, chat: Chat) -> None:
         self.chat = chat
-        self.owner = owner
         self.seen_seq: dict[int, int] = {}
 
     def _render(self, name: str, event: str, **context: Any) -> str:
         base = {
+            **limits(),
             "chat": self.chat,
             "persona": self.chat.persona,
             "current_chat_id": self.chat.pk,
             "event": event,
-            "at": f"{time.time() * 1000:.0f}",
         }
         return render_to_string(f"{TEMPLATE}#{name}", base | context)
 
-    async def render(self, kind: str, payload: dict[str, Any]) -> str | None:
+    async def render(self, kind: str, event: dict[str, Any]) -> str | None:
         """HTML for one event, or None when there is nothing to show."""
-        if kind in ("welcome", "cleared"):
-            if "greeting_index" in payload:
-                self.chat.greeting_index = payload["greeting_index"]
-            messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat)
-            for message in messages:
-                if message["status"] == "streaming":
-                    self.seen_seq[message["id"]] = message.get("seq", 0)
-            if "chat" in payload:
-                self.chat.title = payload["chat"]["title"]
-            return self._render(
-                "ws-welcome", kind, messages=messages, has_more=payload.get("has_more", False)
-            )
-        if kind == "ack":
-            user = payload.get("message")
-            return self._render(
-                "ws-ack",
-                kind,
-                message_id=payload["reply"]["id"],
-                user=with_html(user) if user else None,
-                reply=with_html(payload["reply"]),
-                removed=payload.get("removed", []),
-                edited=payload.get("edited", False),
-            )
+        if kind == "welcome":
+            return self._snapshot(kind, event)
         if kind == "stream":
-            message_id, seq = payload["message_id"], payload["seq"]
+            message_id, seq = event["message_id"], event["seq"]
             if seq <= self.seen_seq.get(message_id, 0):
                 return None
             self.seen_seq[message_id] = seq
-            content = payload["content"]
-            return self._render("ws-stream", kind, message_id=message_id, content=content)
+            key = ("stream", str(message_id), str(seq))
+        else:
+            self._note(kind, event)
+            key = (event["eid"], str(self.chat.pk)) if "eid" in event else None
+        return fragment_cache.get(key, lambda: self._fragment(kind, event))
+
+    def _note(self, kind: str, event: dict[str, Any]) -> None:
+        """What this connection must remember of an event (its own state, never cached)."""
+        if kind == "cleared":
+            self.chat.greeting_index = event["greeting_index"]
+        elif kind == "title":
+            self.chat.title = event["title"]
+        elif kind == "complete":
+            self.seen_seq.pop(event["message"]["id"], None)
+        elif kind == "ack":
+            self.seen_seq[event["reply"]["id"]] = 0
+
+    def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
+        """The whole message list: a connection's own ``welcome``."""
+        messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat)
+        for message in messages:
+            if message["status"] == "streaming":
+                self.seen_seq[message["id"]] = message.get("seq", 0)
+        self.chat.title = payload["chat"]["title"]
+        return self._render("ws-welcome", kind, messages=messages, has_more=payload["has_more"])
+
+    def _fragment(self, kind: str, event: dict[str, Any]) -> str | None:
+        at = {"at": event.get("at", "")}
+        if kind == "cleared":
+            messages = with_swipe([with_html(m) for m in event["messages"]], self.chat)
+            return self._render("ws-cleared", kind, messages=messages, **at)
+        if kind == "ack":
+            user = event["message"]
+            return self._render(
+                "ws-ack",
+                kind,
+                message_id=event["reply"]["id"],
+                user=with_html(user) if user else None,
+                reply=event["reply"],
+                removed=event["removed"],
+                edited=event["edited"],
+                **at,
+            )
+        if kind == "queued":
+            queued = {"id": event["message_id"], "queue_position": event["position"]}
+            return self._render(
+                "ws-queued", kind, message_id=event["message_id"], queued=queued, **at
+            )
+        if kind == "stream":
+            return self._render(
+                "ws-stream", kind, message_id=event["message_id"], content=event["content"]
+            )
         if kind == "complete":
-            message = with_html(payload["message"])
-            self.seen_seq.pop(message["id"], None)
-            return self._render("ws-complete", kind, message=message, message_id=message["id"])
+            message = with_html(event["message"])
+            return self._render(
+                "ws-complete", kind, message=message, message_id=message["id"], **at
+            )
         if kind == "error":
             return self._render(
                 "ws-error",
                 kind,
-                code=payload["code"],
-                text=payload["message"],
-                message_id=payload.get("message_id"),
+                code=event["code"],
+                text=event["message"],
+                message_id=event.get("message_id"),
+                **at,
             )
         if kind == "title":
-            self.chat.title = payload["title"]
-            return self._render("ws-title", kind, title=payload["title"])
+            return self._render("ws-title", kind, title=event["title"], **at)
         if kind == "listed":
-            chat = await database_sync_to_async(chat_get_for_owner)(
-                chat_id=payload["chat_id"], owner=self.owner
-            )
-            return None if chat is None else self._render("ws-chat-listed", kind, chat=chat)
+            return self._render("ws-chat-listed", kind, chat=ListedChat.from_event(event["chat"]))
         if kind == "unlisted":
-            return self._render("ws-chat-unlisted", kind, chat_id=payload["chat_id"])
+            return self._render("ws-chat-unlisted", kind, chat_id=event["chat_id"], **at)
+        if kind == "deleted":
+            return self._render("ws-deleted", kind, **at)
         return None

@@ -1,6 +1,10 @@
 """A generation run: backend to group to database. No socket owns it.
 
-The run streams the reply from the backend, coalesces deltas (the first goes out at once,
+The run owns every event of its turn. It publishes ``ack`` (the turn was saved) and moves
+the chat to the top of its owner's list, builds the prompt off the database thread (the
+embedded model counts tokens with its own tokenizer), waits its turn if the backend serves
+one reply at a time (``queued`` events with the place in line), then streams the reply
+from the backend, coalesces deltas (the first goes out at once,
 later ones in batches every STREAM_COALESCE_MS), keeps the live text and ``seq`` in the
 live store for snapshots, publishes each batch to the chat's group as one ``chat.stream``
 event, has the text saved about once a second (chat/flushing.py), and always ends with exactly
@@ -11,27 +15,28 @@ process reaches it through the chat's control group.
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from chat.backends.base import GenerationSummary
-from chat.backends.errors import BackendError
+from chat import events
+from chat.backends.base import Backend, ChatMessage, GenerationOptions, GenerationSummary
+from chat.errors import as_chat_error
 from chat.flushing import reply_flusher
-from chat.live import LiveReply, chat_group, control_group, live_delete, live_set
-from chat.models import Message
+from chat.live import LiveReply, live_delete, live_set
+from chat.models import Chat, Message
+from chat.ownership import Owner
 from chat.presenters import message_data
-from chat.services import reply_finish
+from chat.prompting import build_prompt
+from chat.services import Turn, reply_finish
 from chat.titles import title_chat
-from chat.turns import PreparedTurn
 from stormchat.text import without_nul
 
-logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 
 # Strong references keep background tasks (runs, titles) alive until they finish.
@@ -52,30 +57,53 @@ async def background_settled(seconds: float) -> None:
         await asyncio.wait(pending, timeout=seconds)
 
 
-def start_reply(prepared: PreparedTurn) -> asyncio.Task[None]:
-    """Start writing the prepared reply in the background and return its task."""
-    run = ReplyRun(prepared)
+@dataclass(frozen=True)
+class ReplyJob:
+    """A saved turn, ready to be written: the reply, the backend and what the prompt is
+    built from (read in the same trip to the database as the turn was saved)."""
+
+    chat: Chat
+    owner: Owner
+    turn: Turn
+    edited: bool
+    backend: Backend
+    options: GenerationOptions
+    history: list[Message]
+    user_name: str
+    # The first exchange of an untitled chat gets a title once the reply completes.
+    wants_title: bool = False
+
+    def prompt(self) -> list[ChatMessage]:
+        """The messages to send the model (blocking: counts tokens)."""
+        return build_prompt(
+            persona=self.chat.persona,
+            history=self.history,
+            backend=self.backend,
+            options=self.options,
+            user_name=self.user_name,
+        )
+
+
+def start_reply(job: ReplyJob) -> asyncio.Task[None]:
+    """Start writing the saved reply in the background and return its task."""
+    run = ReplyRun(job)
     task = asyncio.create_task(run.execute(), name=f"reply-{run.message_id}")
     _keep(task)
     return task
 
 
-async def request_stop(chat_id: uuid.UUID) -> None:
-    """Ask the run writing this chat's reply, in whichever process, to stop."""
-    await get_channel_layer().group_send(control_group(chat_id), {"type": "run.stop"})
-
-
 class ReplyRun:
     """One reply being written."""
 
-    def __init__(self, prepared: PreparedTurn) -> None:
-        self.prepared = prepared
-        self.chat_id = prepared.chat_id
-        self.message_id: int = prepared.turn.reply.pk
+    def __init__(self, job: ReplyJob) -> None:
+        self.job = job
+        self.chat_id: uuid.UUID = job.chat.pk
+        self.message_id: int = job.turn.reply.pk
         self.layer: BaseChannelLayer = get_channel_layer()
-        self.group = chat_group(self.chat_id)
+        self.group = events.chat_group(self.chat_id)
         self.text = ""
         self.seq = 0
+        self.position = 0
         self.pending: list[str] = []
         self.has_data = asyncio.Event()
         self.finished = False
@@ -84,7 +112,17 @@ class ReplyRun:
     async def execute(self) -> None:
         """Run to the end, whatever happens, and finish the reply exactly once."""
         control = await self.layer.new_channel()
-        await self.layer.group_add(control_group(self.chat_id), control)
+        # Listen for stop before anyone hears of the turn, so no stop can miss the run.
+        await self.layer.group_add(events.control_group(self.chat_id), control)
+        job = self.job
+        turn = job.turn
+        await self.layer.group_send(
+            self.group,
+            events.ack_event(
+                user=turn.user, reply=turn.reply, removed=turn.removed, edited=job.edited
+            ),
+        )
+        await events.publish(events.owner_group(job.owner), events.listed_event(job.chat))
         generate = asyncio.create_task(self._generate())
         stop = asyncio.create_task(self._wait_for_stop(control))
         status, error = Message.Status.COMPLETE, None
@@ -98,7 +136,7 @@ class ReplyRun:
                 error = generate.exception()
         finally:
             stop.cancel()
-            await self.layer.group_discard(control_group(self.chat_id), control)
+            await self.layer.group_discard(events.control_group(self.chat_id), control)
         await self._finish(status, error)
 
     async def _wait_for_stop(self, control: str) -> None:
@@ -108,10 +146,12 @@ class ReplyRun:
     async def _generate(self) -> None:
         """Read the backend into ``pending`` while the publisher sends batches."""
         publisher = asyncio.create_task(self._publish_loop())
-        backend, prepared = self.prepared.backend, self.prepared
+        job = self.job
         room = settings.MAX_REPLY_CHARS
         try:
-            async with aclosing(backend.stream(prepared.prompt, prepared.options)) as stream:
+            prompt = await asyncio.to_thread(job.prompt)
+            stream = job.backend.stream(prompt, job.options, on_queued=self._queued)
+            async with aclosing(stream):
                 async for item in stream:
                     if isinstance(item, GenerationSummary):
                         self.summary = item
@@ -128,6 +168,19 @@ class ReplyRun:
             self.has_data.set()
             await asyncio.shield(publisher)
 
+    def _queued(self, position: int) -> None:
+        """The reply's place in line changed (0: its turn came); tell every connection."""
+        self.position = position
+        event = events.queued_event(message_id=self.message_id, position=position)
+        _keep(asyncio.create_task(self._announce(event)))
+
+    async def _announce(self, event: events.Event) -> None:
+        await live_set(self._live())
+        await self.layer.group_send(self.group, event)
+
+    def _live(self) -> LiveReply:
+        return LiveReply(self.message_id, self.text, self.seq, self.position)
+
     async def _publish_loop(self) -> None:
         """Publish the first delta at once, then one batch per coalescing window."""
         window = settings.STREAM_COALESCE_MS / 1000
@@ -140,7 +193,7 @@ class ReplyRun:
                     async with asyncio.timeout(HEARTBEAT_SECONDS):
                         await self.has_data.wait()
                 except TimeoutError:
-                    await live_set(LiveReply(self.message_id, self.text, self.seq))
+                    await live_set(self._live())
                     continue
             self.has_data.clear()
             await self._publish()
@@ -163,25 +216,19 @@ class ReplyRun:
             self.seq += 1
             # Live state first: a client that joins the group after this send reads a
             # snapshot that already includes the batch, and one that joined before gets it.
-            await live_set(LiveReply(self.message_id, self.text, self.seq))
-            event = {"type": "chat.stream", "message_id": self.message_id, "seq": self.seq}
-            await self.layer.group_send(self.group, {**event, "content": delta})
+            await live_set(self._live())
+            event = events.stream_event(message_id=self.message_id, seq=self.seq, content=delta)
+            await self.layer.group_send(self.group, event)
 
     async def _finish(self, status: Message.Status, error: BaseException | None) -> None:
         """Save the final reply, then tell every connection: error (if any), then complete."""
         error_text = ""
         if error is not None:
             status = Message.Status.FAILED
-            code, error_text = _describe(error)
-            await self.layer.group_send(
-                self.group,
-                {
-                    "type": "chat.error",
-                    "code": code,
-                    "message": error_text,
-                    "message_id": self.message_id,
-                },
-            )
+            failure = as_chat_error(error)
+            error_text = failure.message
+            event = events.error_event(error=failure, message_id=self.message_id)
+            await self.layer.group_send(self.group, event)
         reply_flusher().forget(self.message_id)
         saved = await database_sync_to_async(reply_finish)(
             message_id=self.message_id,
@@ -196,29 +243,21 @@ class ReplyRun:
             if saved is not None
             else {"id": self.message_id, "content": self.text, "status": status}
         )
-        await self.layer.group_send(self.group, {"type": "chat.complete", "message": data})
-        if self.prepared.wants_title and status == Message.Status.COMPLETE and self.text:
+        await self.layer.group_send(self.group, events.complete_event(message=data))
+        if self.job.wants_title and status == Message.Status.COMPLETE and self.text:
             self._title_later()
 
     def _title_later(self) -> None:
         """Title the chat in the background; the reply is already complete."""
-        prepared, user = self.prepared, self.prepared.turn.user
+        job, user = self.job, self.job.turn.user
         task = asyncio.create_task(
             title_chat(
-                chat_id=self.chat_id,
-                owner=prepared.owner,
-                backend=prepared.backend,
-                model=prepared.options.model,
+                chat=job.chat,
+                owner=job.owner,
+                backend=job.backend,
+                model=job.options.model,
                 user_text=user.content if user else "",
                 reply_text=self.text,
             )
         )
         _keep(task)
-
-
-def _describe(error: BaseException) -> tuple[str, str]:
-    """The code and human message of a failed run; unexpected errors are logged."""
-    if isinstance(error, BackendError):
-        return error.code, error.message
-    logger.error("reply run failed", exc_info=error)
-    return "internal_error", "Something went wrong while writing this reply."

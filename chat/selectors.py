@@ -22,6 +22,16 @@ def chat_get_for_owner(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None
     return Chat.objects.owned_by(owner).select_related("persona").filter(pk=chat_uuid).first()
 
 
+def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
+    """The owner's chat with its persona and user, for saving a turn (one query)."""
+    try:
+        chat_uuid = uuid.UUID(str(chat_id))
+    except ValueError:
+        return None
+    chats = Chat.objects.owned_by(owner).select_related("persona", "user")
+    return chats.filter(pk=chat_uuid).first()
+
+
 @dataclass(frozen=True)
 class ChatPage:
     """One page of an owner's chats, newest first."""

@@ -29,7 +29,8 @@ async def chat_snapshot(chat: Chat) -> dict[str, Any]:
     """The chat, its persona and model, and its newest messages.
 
     A reply still streaming carries its live text and the ``seq`` of the last batch
-    published, so the client applies only ``stream`` events with a higher ``seq``.
+    published, so the client applies only ``stream`` events with a higher ``seq``; one
+    waiting for the embedded model carries its ``queue_position``.
     Older messages come from ``GET /api/chats/<id>/?before=<position>``.
     """
     snapshot = await database_sync_to_async(_stored_snapshot)(chat)
@@ -39,4 +40,6 @@ async def chat_snapshot(chat: Chat) -> dict[str, Any]:
             message["seq"] = live.seq if live else 0
             if live is not None:
                 message["content"] = live.text
+                if live.position:
+                    message["queue_position"] = live.position
     return snapshot

@@ -1,10 +1,11 @@
 """A chat in the terminal, through the same engine as the site.
 
-Each line typed (or piped in) is a turn: saved by ``prepare_turn``, written by a
-``ReplyRun`` whose ``stream`` events this session reads from the chat's group, exactly as
-a browser tab would. The chat is in the site's database, so it shows up in the browser
-(live, when REDIS_URL is shared). Ctrl+C stops a reply that is being written (and quits
-when none is). ``/new``, ``/regenerate`` and ``/quit`` do what they say.
+Each line typed (or piped in) is a turn, started by the same actions as the site's
+(chat/actions.py): every open tab of the chat sees its ``ack`` and its stream. This session
+reads the chat's group exactly as a browser tab would. The chat is in the site's
+database, so it shows up in the browser (live, when REDIS_URL is shared). Ctrl+C stops
+a reply that is being written (and quits when none is). ``/new``, ``/regenerate`` and
+``/quit`` do what they say.
 
 stdout carries only the conversation, so ``echo hi | manage.py chat kaladin`` prints the
 reply; prompts and notes go to stderr.
@@ -23,13 +24,12 @@ from typing import Any, TextIO
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from chat import actions
 from chat.errors import ChatError
-from chat.live import chat_group
+from chat.events import chat_group
 from chat.models import Chat
 from chat.ownership import Owner
-from chat.runs import background_settled, request_stop, start_reply
-from chat.services import chat_create
-from chat.turns import TurnKind, prepare_turn
+from chat.runs import background_settled
 from personas.models import Persona
 
 COMMANDS = "/new starts over, /regenerate rewrites the last reply, /quit leaves"
@@ -73,15 +73,15 @@ class TerminalChat:
             if text == "/new":
                 await self.new_chat()
             elif text == "/regenerate":
-                await self.turn("regenerate")
+                await self.turn(regenerate=True)
             elif text:
-                await self.turn("chat", content=line.rstrip("\n"))
+                await self.turn(content=line.rstrip("\n"))
         await background_settled(15)  # let the auto-title finish
         return 1 if self.failures else 0
 
     async def new_chat(self) -> None:
         """Start a fresh chat and show the persona's greeting."""
-        chat: Chat = await database_sync_to_async(chat_create)(
+        chat: Chat = await database_sync_to_async(actions.chat_create)(
             owner=self.owner, persona=self.persona
         )
         self.chat_id = chat.pk
@@ -90,32 +90,38 @@ class TerminalChat:
         self.note(f"New chat {chat.pk}{where}.")
         self.say(f"{self.persona.name}: {greeting}\n")
 
-    async def turn(self, kind: TurnKind, **fields: Any) -> None:
-        """Save the turn, then print the reply as its batches arrive."""
+    async def turn(self, *, content: str = "", regenerate: bool = False) -> None:
+        """Start the turn (a message, or a regeneration), then print the reply as its
+        batches arrive."""
         assert self.chat_id is not None
         layer = get_channel_layer()
         channel = await layer.new_channel()
         group = chat_group(self.chat_id)
         await layer.group_add(group, channel)
+        # An operator's own terminal is not rate limited.
+        where: dict[str, Any] = {
+            "owner": self.owner,
+            "chat_id": self.chat_id,
+            "backend_name": self.backend_name,
+            "rate_limited": False,
+        }
         try:
-            prepared = await database_sync_to_async(prepare_turn)(
-                kind=kind,
-                chat_id=self.chat_id,
-                owner=self.owner,
-                backend_name=self.backend_name,
-                rate_limited=False,
-                **fields,
-            )
+            if regenerate:
+                job = await actions.turn_regenerate(**where)
+            else:
+                job = await actions.turn_send(content=content, **where)
         except ChatError as error:
             await layer.group_discard(group, channel)
             self.note(f"error: {error.message}")
             return
         self.streaming = True
-        start_reply(prepared)
+        reply_id = job.turn.reply.pk
         self.say(f"{self.persona.name}: ")
         try:
             while True:
                 event = await layer.receive(channel)
+                if _reply_of(event) != reply_id:
+                    continue  # the chat's other events (ack, title...)
                 if event["type"] == "chat.stream":
                     self.say(event["content"])
                 elif event["type"] == "chat.error":
@@ -130,6 +136,12 @@ class TerminalChat:
         finally:
             self.streaming = False
             await layer.group_discard(group, channel)
+
+    async def stop(self) -> None:
+        """Stop the reply being written (Ctrl+C)."""
+        assert self.chat_id is not None
+        with contextlib.suppress(ChatError):  # it finished as the key was pressed
+            await actions.turn_stop(owner=self.owner, chat_id=self.chat_id)
 
     # --- input and output -------------------------------------------------------------
 
@@ -146,7 +158,7 @@ class TerminalChat:
     def _handle_ctrl_c(self, loop: asyncio.AbstractEventLoop) -> None:
         def interrupted() -> None:
             if self.streaming and self.chat_id is not None:
-                loop.create_task(request_stop(self.chat_id))
+                loop.create_task(self.stop())
             else:
                 self.quitting = True
                 self.lines.put_nowait(None)
@@ -167,3 +179,12 @@ class TerminalChat:
     def note(self, text: str) -> None:
         self.stderr.write(text + "\n")
         self.stderr.flush()
+
+
+def _reply_of(event: dict[str, Any]) -> int | None:
+    """The reply a run's event is about (None for the chat's other events)."""
+    if event["type"] in ("chat.stream", "chat.error"):
+        return event.get("message_id")
+    if event["type"] == "chat.complete":
+        return event["message"]["id"]
+    return None

@@ -7,17 +7,16 @@ with nothing usable, the title falls back to the first words of the user's messa
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
-import uuid
 from contextlib import aclosing
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
+from chat import events
 from chat.backends.base import Backend, GenerationOptions, GenerationSummary
-from chat.backends.errors import BackendError
-from chat.live import chat_group
-from chat.notify import chat_listed
+from chat.errors import BackendError
+from chat.models import Chat
 from chat.ownership import Owner
 from chat.services import chat_set_title_if_untitled
 
@@ -69,7 +68,7 @@ async def ask_for_title(backend: Backend, model: str, user_text: str, reply_text
 
 async def title_chat(
     *,
-    chat_id: uuid.UUID,
+    chat: Chat,
     owner: Owner,
     backend: Backend,
     model: str,
@@ -85,8 +84,11 @@ async def title_chat(
         title = ""
     if len(title) < 2:
         title = fallback_title(user_text)
-    if await database_sync_to_async(chat_set_title_if_untitled)(chat_id=chat_id, title=title):
-        event = {"type": "chat.title", "chat_id": str(chat_id), "title": title}
-        await get_channel_layer().group_send(chat_group(chat_id), event)
-        await chat_listed(owner, chat_id)
+    if await database_sync_to_async(chat_set_title_if_untitled)(chat_id=chat.pk, title=title):
+        titled = copy.copy(chat)
+        titled.title = title
+        await events.publish(
+            events.chat_group(chat.pk), events.title_event(chat_id=chat.pk, title=title)
+        )
+        await events.publish(events.owner_group(owner), events.listed_event(titled))
     return title

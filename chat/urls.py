@@ -19,4 +19,13 @@ urlpatterns = [
     path("api/personas/", api.personas, name="api-personas"),
     path("api/chats/", api.chats, name="api-chats"),
     path("api/chats/<str:chat_id>/", api.chat, name="api-chat"),
+    path("api/chats/<str:chat_id>/messages/", api.chat_messages, name="api-chat-messages"),
+    path(
+        "api/chats/<str:chat_id>/messages/<str:message_id>/",
+        api.chat_message,
+        name="api-chat-message",
+    ),
+    path("api/chats/<str:chat_id>/regenerate/", api.chat_regenerate, name="api-chat-regenerate"),
+    path("api/chats/<str:chat_id>/stop/", api.chat_stop, name="api-chat-stop"),
+    path("api/chats/<str:chat_id>/clear/", api.chat_clear, name="api-chat-clear"),
 ]

@@ -1,4 +1,4 @@
-"""Pages for people in a browser. Thin: reads come from selectors, writes from services."""
+"""Pages for people in a browser. Thin: reads come from selectors, changes from actions."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from chat import actions
 from chat.errors import ChatError
+from chat.inputs import number_input, optional_number, text_input
 from chat.models import Chat
-from chat.notify import chat_cleared_sync, chat_listed_sync, chat_unlisted_sync
 from chat.ownership import Owner
 from chat.presenters import message_data
 from chat.rendering import with_html, with_swipe
 from chat.selectors import chat_get_for_owner, chat_latest_window, chat_list_for_owner
-from chat.services import chat_choose_greeting, chat_create, chat_delete, chat_rename
 from personas.selectors import persona_get_active, persona_list_active
 
 CHAT_PAGE_SIZE = 20
@@ -35,6 +35,11 @@ def page_messages(chat: Chat, before: int | None = None) -> tuple[list[dict], bo
     return (with_swipe(messages, chat) if before is None else messages), window.has_more
 
 
+def refused(error: ChatError) -> HttpResponse:
+    """A ChatError as a plain-text answer with its status (shown by the page's toasts)."""
+    return HttpResponse(error.message, status=error.http_status, content_type="text/plain")
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The persona gallery. A first visit gets its anonymous session here."""
@@ -48,13 +53,11 @@ def chat_new(request: HttpRequest) -> HttpResponse:
     persona = persona_get_active(slug=request.POST.get("persona", ""))
     if persona is None:
         raise Http404("No such persona.")
-    owner = Owner.from_request(request)
     try:
-        chat = chat_create(owner=owner, persona=persona)
+        chat = actions.chat_create(owner=Owner.from_request(request), persona=persona)
     except ChatError as error:
         context = {"personas": persona_list_active(), "error": error.message}
         return render(request, "personas/gallery.html", context, status=error.http_status)
-    chat_listed_sync(owner, chat.pk)
     return redirect("chat-page", chat_id=chat.pk)
 
 
@@ -82,8 +85,11 @@ def chat_page(request: HttpRequest, chat_id: str) -> HttpResponse:
 def chat_older_messages(request: HttpRequest, chat_id: str) -> HttpResponse:
     """Older messages of a chat, for "load earlier messages"."""
     chat = owned_chat_or_404(request, chat_id)
-    before = request.GET.get("before", "")
-    messages, has_more = page_messages(chat, int(before) if before.isdigit() else None)
+    try:
+        before = optional_number(request.GET.get("before"), what="before")
+    except ChatError as error:
+        return refused(error)
+    messages, has_more = page_messages(chat, before)
     context = {"chat": chat, "persona": chat.persona, "messages": messages, "has_more": has_more}
     return render(request, "chat/chat.html#older-messages", context)
 
@@ -92,9 +98,9 @@ def chat_older_messages(request: HttpRequest, chat_id: str) -> HttpResponse:
 def chat_list(request: HttpRequest) -> HttpResponse:
     """A page of the history list, optionally searched (HTMX)."""
     try:
-        offset = max(int(request.GET.get("offset", 0)), 0)
-    except ValueError:
-        offset = 0
+        offset = optional_number(request.GET.get("offset"), what="offset", low=0) or 0
+    except ChatError as error:
+        return refused(error)
     query = request.GET.get("q", "").strip()[:100]
     page = chat_list_for_owner(
         owner=Owner.from_request(request), offset=offset, limit=CHAT_PAGE_SIZE, query=query
@@ -106,9 +112,14 @@ def chat_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def chat_rename_view(request: HttpRequest, chat_id: str) -> HttpResponse:
     """Rename a chat; answers with its updated list item (HTMX)."""
-    chat = owned_chat_or_404(request, chat_id)
-    chat_rename(chat=chat, title=request.POST.get("title", ""))
-    chat_listed_sync(Owner.from_request(request), chat.pk)
+    try:
+        chat = actions.chat_rename(
+            owner=Owner.from_request(request),
+            chat_id=chat_id,
+            title=text_input(request.POST.get("title", ""), what="A title"),
+        )
+    except ChatError as error:
+        return refused(error)
     context = {"chat": chat, "current_chat_id": request.POST.get("current", "")}
     return render(request, "chat/chat.html#chat-item", context)
 
@@ -116,9 +127,10 @@ def chat_rename_view(request: HttpRequest, chat_id: str) -> HttpResponse:
 @require_POST
 def chat_delete_view(request: HttpRequest, chat_id: str) -> HttpResponse:
     """Delete a chat; if it is the open one, go back to the gallery."""
-    chat = owned_chat_or_404(request, chat_id)
-    chat_delete(chat=chat)
-    chat_unlisted_sync(Owner.from_request(request), chat.pk)
+    try:
+        actions.chat_delete(owner=Owner.from_request(request), chat_id=chat_id)
+    except ChatError as error:
+        return refused(error)
     if request.POST.get("current") == str(chat_id):
         return HttpResponseClientRedirect("/")
     return HttpResponse("")
@@ -128,12 +140,13 @@ def chat_delete_view(request: HttpRequest, chat_id: str) -> HttpResponse:
 def chat_greeting_view(request: HttpRequest, chat_id: str) -> HttpResponse:
     """Swipe to another of the persona's greetings before the chat begins (HTMX). Every
     open tab of the chat redraws from the same event."""
-    chat = owned_chat_or_404(request, chat_id)
+    owner = Owner.from_request(request)
     try:
-        messages = chat_choose_greeting(chat=chat, index=request.POST.get("index", ""))
+        index = number_input(request.POST.get("index", ""), what="index", low=-(10**6))
+        messages = actions.chat_choose_greeting(owner=owner, chat_id=chat_id, index=index)
     except ChatError as error:
-        return HttpResponse(error.message, status=error.http_status)
-    chat_cleared_sync(messages)
+        return refused(error)
+    chat = messages[0].chat
     context = {
         "chat": chat,
         "persona": chat.persona,

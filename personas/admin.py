@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from chat.backends.registry import uses_api_key
+from personas.backends import uses_api_key
 from personas.card_services import CardFormat, persona_export_card, persona_import_card
 from personas.cards import MAX_CARD_BYTES, CardError
 from personas.models import Persona
@@ -108,7 +108,7 @@ class PersonaAdmin(admin.ModelAdmin):
     @admin.display(description="Uses an API key", boolean=True)
     def key_bearing(self, persona: Persona) -> bool:
         """Whether replies go to a backend with an API key configured (never the key)."""
-        return uses_api_key(persona)
+        return uses_api_key(persona.backend)
 
     @admin.display(description="What the model receives")
     def prompt_preview(self, persona: Persona) -> str:

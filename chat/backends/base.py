@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, TypedDict
+from typing import Any, ClassVar, TypedDict
 
-from chat.backends.errors import BackendTimeout
+from chat.backends.queueing import PositionCallback
 from chat.backends.watchdog import Watchdog
+from chat.errors import BackendTimeout
 
 
 class ChatMessage(TypedDict):
@@ -124,6 +126,15 @@ class Backend(ABC):
             "api_key": f"set (****{key[-4:]})" if len(key) > 8 else ("set" if key else "not set"),
         }
 
+    def admission(self, on_position: PositionCallback | None) -> AbstractAsyncContextManager[Any]:
+        """Wait here before generating. HTTP backends take requests in parallel; the
+        embedded model serves one at a time in a fair queue."""
+        return nullcontext()
+
+    def load(self) -> dict[str, Any]:
+        """How busy the backend is, for ``/health`` (nothing to say for HTTP backends)."""
+        return {}
+
     @abstractmethod
     def _events(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
@@ -144,59 +155,67 @@ class Backend(ABC):
         )
 
     async def stream(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        *,
+        on_queued: PositionCallback | None = None,
     ) -> AsyncIterator[StreamItem]:
         """Yield text deltas as they arrive, then one GenerationSummary.
 
-        Closing or cancelling this iterator closes the upstream request at once. The first
-        delta must arrive within the first-token timeout, later ones within the idle one.
+        A backend that serves one reply at a time first waits its turn, calling
+        ``on_queued`` with the place in line whenever it changes. Closing or cancelling
+        this iterator closes the upstream request at once (or leaves the line). The first
+        delta must arrive within the first-token timeout, later ones within the idle one;
+        both count from the turn starting, not from joining the line.
         """
-        model = options.model or self.model
-        options = replace(options, model=model)
-        timeouts = self.config.timeouts
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        first_at: float | None = None
-        usage = Usage()
-        deltas = 0
-        events = self._events(messages, options)
-        watchdog = Watchdog(started + timeouts.first_token)
-        try:
-            while True:
-                try:
-                    if not watchdog.wait_begins():
-                        raise self._silence(timeouts, waited_for_first=first_at is None)
-                    event = await anext(events)
-                except StopAsyncIteration:
-                    break
-                except asyncio.CancelledError:
-                    if not watchdog.expired():
-                        raise
-                    raise self._silence(timeouts, waited_for_first=first_at is None) from None
-                finally:
-                    watchdog.wait_ends()
-                if isinstance(event, Usage):
-                    usage = usage.merged(event)
-                    continue
-                if not event:
-                    continue
-                now = loop.time()
-                if first_at is None:
-                    first_at = now
-                deltas += 1
-                watchdog.deadline = now + timeouts.idle
-                yield event
-        finally:
-            watchdog.disarm()
-            await events.aclose()
-        yield GenerationSummary(
-            backend=self.name,
-            model=usage.model or model,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens
-            if usage.completion_tokens is not None
-            else deltas,
-            finish_reason=usage.finish_reason,
-            ttft_ms=None if first_at is None else round((first_at - started) * 1000),
-            duration_ms=round((loop.time() - started) * 1000),
-        )
+        async with self.admission(on_queued):
+            model = options.model or self.model
+            options = replace(options, model=model)
+            timeouts = self.config.timeouts
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            first_at: float | None = None
+            usage = Usage()
+            deltas = 0
+            events = self._events(messages, options)
+            watchdog = Watchdog(started + timeouts.first_token)
+            try:
+                while True:
+                    try:
+                        if not watchdog.wait_begins():
+                            raise self._silence(timeouts, waited_for_first=first_at is None)
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except asyncio.CancelledError:
+                        if not watchdog.expired():
+                            raise
+                        raise self._silence(timeouts, waited_for_first=first_at is None) from None
+                    finally:
+                        watchdog.wait_ends()
+                    if isinstance(event, Usage):
+                        usage = usage.merged(event)
+                        continue
+                    if not event:
+                        continue
+                    now = loop.time()
+                    if first_at is None:
+                        first_at = now
+                    deltas += 1
+                    watchdog.deadline = now + timeouts.idle
+                    yield event
+            finally:
+                watchdog.disarm()
+                await events.aclose()
+            yield GenerationSummary(
+                backend=self.name,
+                model=usage.model or model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens
+                if usage.completion_tokens is not None
+                else deltas,
+                finish_reason=usage.finish_reason,
+                ttft_ms=None if first_at is None else round((first_at - started) * 1000),
+                duration_ms=round((loop.time() - started) * 1000),
+            )

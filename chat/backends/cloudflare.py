@@ -7,8 +7,8 @@ from contextlib import aclosing
 from typing import Any
 
 from chat.backends.base import ChatMessage, GenerationOptions, Usage
-from chat.backends.errors import BackendMisconfigured
 from chat.backends.http import HttpBackend
+from chat.errors import BackendMisconfigured
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from chat.backends.errors import BackendProtocolError
+from chat.errors import BackendProtocolError
 
 # A backend that sends this much without a line break is not speaking either format.
 MAX_PENDING_BYTES = 4 * 1024 * 1024

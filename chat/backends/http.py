@@ -13,7 +13,9 @@ import orjson
 from django.utils import timezone
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
-from chat.backends.errors import (
+from chat.backends.framing import EventStreamDecoder
+from chat.backends.network import asyncio_transport
+from chat.errors import (
     BackendAuthFailed,
     BackendError,
     BackendProtocolError,
@@ -23,8 +25,6 @@ from chat.backends.errors import (
     BackendUnreachable,
     ModelNotFound,
 )
-from chat.backends.framing import EventStreamDecoder
-from chat.backends.network import asyncio_transport
 
 MAX_ERROR_BODY = 64 * 1024
 

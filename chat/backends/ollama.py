@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from chat.backends.base import ChatMessage, GenerationOptions, Usage
-from chat.backends.errors import BackendProtocolError, BackendReportedError
 from chat.backends.framing import NdjsonDecoder
 from chat.backends.http import HttpBackend, parse_json
+from chat.errors import BackendProtocolError, BackendReportedError
 
 DEFAULT_HOST = "http://localhost:11434"
 

@@ -8,11 +8,11 @@ from django.conf import settings
 
 from chat.backends.base import Backend, BackendConfig, GenerationOptions, Timeouts
 from chat.backends.cloudflare import CloudflareBackend
-from chat.backends.errors import BackendMisconfigured
 from chat.backends.local import LocalBackend
-from chat.backends.names import BackendName
 from chat.backends.ollama import OllamaBackend
 from chat.backends.openai_compat import OpenAICompatBackend
+from chat.errors import BackendMisconfigured
+from personas.backends import BackendName, backend_api_key
 
 if TYPE_CHECKING:
     from personas.models import Persona
@@ -37,16 +37,11 @@ def backend_config(name: str) -> BackendConfig:
         BackendName.OLLAMA: settings.OLLAMA_HOST,
         BackendName.OPENAI: settings.OPENAI_BASE_URL,
     }.get(name, "")
-    own_key = {
-        BackendName.OLLAMA: settings.OLLAMA_API_KEY,
-        BackendName.OPENAI: settings.OPENAI_API_KEY,
-        BackendName.CLOUDFLARE: settings.CLOUDFLARE_API_TOKEN,
-    }.get(name, "")
     local = name == BackendName.LOCAL
     return BackendConfig(
         name=name,
         base_url=(settings.LLM_BASE_URL if is_default else "") or own_base,
-        api_key=(settings.LLM_API_KEY if is_default else "") or own_key,
+        api_key=backend_api_key(name),
         model=settings.LLM_MODEL if is_default else "",
         account_id=settings.CLOUDFLARE_ACCOUNT_ID,
         model_path=settings.LOCAL_MODEL_PATH,
@@ -83,9 +78,3 @@ def backend_for_persona(
         max_tokens=persona.max_tokens,
     )
     return backend, options
-
-
-def uses_api_key(persona: Persona) -> bool:
-    """Whether this persona's backend sends an API key (the key itself is never shown)."""
-    name = persona.backend or settings.LLM_BACKEND
-    return name in BACKENDS and bool(backend_config(name).api_key)

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from chat.errors import (
     GreetingLocked,
-    InvalidContent,
     TooManyChats,
 )
 from chat.models import Chat, Message
@@ -59,15 +58,10 @@ def chat_create(*, owner: Owner, persona: Persona, title: str = "", greeting: in
     return chat
 
 
-def chat_choose_greeting(*, chat: Chat, index: object) -> list[Message]:
+def chat_choose_greeting(*, chat: Chat, index: int) -> list[Message]:
     """Open the chat with another of the persona's greetings (a swipe; the index wraps
     around), as long as nobody has written anything yet. Returns the chat's messages."""
-    try:
-        if isinstance(index, bool) or not isinstance(index, int | str):
-            raise ValueError
-        number = int(index)
-    except ValueError:
-        raise InvalidContent("Choose a greeting by its number.") from None
+    number = index
     with transaction.atomic():
         locked = lock_idle_chat(chat.pk)
         messages = list(locked.messages.order_by("position"))
@@ -93,10 +87,8 @@ def chats_claim(*, session_key: str | None, user_id: int) -> int:
     )
 
 
-def chat_rename(*, chat: Chat, title: object) -> Chat:
+def chat_rename(*, chat: Chat, title: str) -> Chat:
     """Give the chat a new title (trimmed to 200 characters)."""
-    if not isinstance(title, str):
-        raise InvalidContent("A title must be text.")
     chat.title = " ".join(without_nul(title).split())[:200]
     chat.save(update_fields=["title", "updated_at"])
     return chat

@@ -26,11 +26,10 @@ Status = Message.Status
 Role = Message.Role
 
 
-def clean_content(content: object) -> str:
+def clean_content(content: str) -> str:
     """A user message's text (NUL characters dropped), or InvalidContent / ContentTooLong."""
-    if isinstance(content, str):
-        content = without_nul(content)
-    if not isinstance(content, str) or not content.strip():
+    content = without_nul(content)
+    if not content.strip():
         raise InvalidContent("A message needs some text.")
     if len(content) > settings.MAX_MESSAGE_CHARS:
         raise ContentTooLong(
@@ -55,17 +54,6 @@ def one_generation_per_chat() -> Iterator[None]:
         yield
     except IntegrityError:
         raise ChatBusy("A reply is already being written in this chat.") from None
-
-
-def as_id(value: object) -> int | None:
-    """A message id from JSON (a number, or digits from an HTML form), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
 
 
 def lock_idle_chat(chat_id: uuid.UUID) -> Chat:

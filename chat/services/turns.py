@@ -16,7 +16,6 @@ from chat.errors import (
 )
 from chat.models import Chat, Message
 from chat.services.common import (
-    as_id,
     clean_content,
     last_position,
     lock_idle_chat,
@@ -39,7 +38,7 @@ class Turn:
     removed: list[int] = field(default_factory=list)
 
 
-def turn_start(*, chat_id: uuid.UUID, content: object, backend: str, model: str) -> Turn:
+def turn_start(*, chat_id: uuid.UUID, content: str, backend: str, model: str) -> Turn:
     """Save the user's message and the streaming reply to it in one step.
 
     This is the hot path of every turn, so it takes no row lock: the unique constraints on
@@ -139,13 +138,13 @@ def turn_regenerate(*, chat_id: uuid.UUID, backend: str, model: str) -> Turn:
 
 
 def turn_edit(
-    *, chat_id: uuid.UUID, message_id: object, content: object, backend: str, model: str
+    *, chat_id: uuid.UUID, message_id: int, content: str, backend: str, model: str
 ) -> Turn:
     """Change a user message, drop everything after it, and answer it again."""
     content = clean_content(content)
     with one_generation_per_chat(), transaction.atomic():
         chat = lock_idle_chat(chat_id)
-        user = chat.messages.filter(pk=as_id(message_id)).first() if as_id(message_id) else None
+        user = chat.messages.filter(pk=message_id).first()
         if user is None or user.role != Role.USER:
             raise MessageNotEditable("Only your own messages in this chat can be edited.")
         later = chat.messages.filter(position__gt=user.position)

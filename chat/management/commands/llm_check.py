@@ -8,9 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chat.backends.base import Backend, GenerationOptions, GenerationSummary
-from chat.backends.errors import BackendError
-from chat.backends.names import BackendName
 from chat.backends.registry import get_backend
+from chat.errors import BackendError
+from personas.backends import BackendName
 
 PROBE = [
     {"role": "system", "content": "You are a terse assistant."},

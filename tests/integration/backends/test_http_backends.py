@@ -18,7 +18,9 @@ from chat.backends.base import (
     Timeouts,
 )
 from chat.backends.cloudflare import CloudflareBackend
-from chat.backends.errors import (
+from chat.backends.ollama import OllamaBackend
+from chat.backends.openai_compat import OpenAICompatBackend
+from chat.errors import (
     BackendAuthFailed,
     BackendError,
     BackendProtocolError,
@@ -28,8 +30,6 @@ from chat.backends.errors import (
     BackendUnreachable,
     ModelNotFound,
 )
-from chat.backends.ollama import OllamaBackend
-from chat.backends.openai_compat import OpenAICompatBackend
 from tests.fakes.llm_server import (
     Reply,
     cloudflare_sse,

@@ -8,9 +8,9 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from chat.backends.base import BackendConfig, GenerationOptions, GenerationSummary
-from chat.backends.errors import BackendMisconfigured
 from chat.backends.local import LocalBackend, _executor, default_model_path
 from chat.backends.registry import backend_config
+from chat.errors import BackendMisconfigured
 
 pytestmark = pytest.mark.slow
 MESSAGES = [

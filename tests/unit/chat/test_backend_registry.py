@@ -4,11 +4,11 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from chat.backends.cloudflare import CloudflareBackend
-from chat.backends.errors import BackendMisconfigured
 from chat.backends.local import LocalBackend
 from chat.backends.ollama import OllamaBackend
 from chat.backends.openai_compat import OpenAICompatBackend
 from chat.backends.registry import backend_for_persona, get_backend
+from chat.errors import BackendMisconfigured
 from personas.models import Persona
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chat.backends.errors import BackendProtocolError
 from chat.backends.framing import MAX_PENDING_BYTES, EventStreamDecoder, NdjsonDecoder
+from chat.errors import BackendProtocolError
 
 STREAM = (
     b": a comment\r\n"

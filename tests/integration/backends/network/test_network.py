@@ -11,10 +11,10 @@ import pytest
 import trustme
 
 from chat.backends.base import BackendConfig, GenerationOptions, GenerationSummary
-from chat.backends.errors import BackendUnreachable
 from chat.backends.http import http_client
 from chat.backends.ollama import OllamaBackend
 from chat.backends.openai_compat import OpenAICompatBackend
+from chat.errors import BackendUnreachable
 from tests.fakes.llm_server import Reply, ollama_ndjson, openai_sse
 
 from ..conftest import StartServer

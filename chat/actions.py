@@ -1,0 +1,234 @@
+"""Everything a person or operator can do to a chat, one function each.
+
+An action checks the caller owns the chat (someone else's chat is ``NotFound``, exactly
+like a missing one), writes through the services, and publishes its events once the
+transaction commits. The page, the JSON API, the WebSocket consumer, ``manage.py chat``
+and the admin all call these, so every open tab sees the same result whichever way a
+change was made. Transports parse their input into typed values first (chat/inputs.py).
+
+Turn actions (send, regenerate, edit) are async: they save the turn in one trip to the
+database, then start its run, which publishes all of the turn's events, ``ack`` included.
+docs/protocol.md lists each action's events.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Literal
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from chat import events, services
+from chat.backends.registry import backend_for_persona
+from chat.errors import NotFound, NotStreaming, RateLimited
+from chat.models import Chat, Message
+from chat.ownership import Owner
+from chat.runs import ReplyJob, start_reply
+from chat.selectors import chat_for_turn, chat_get_for_owner, chat_streaming_reply, prompt_history
+from personas.models import Persona
+from personas.prompts import DEFAULT_USER_NAME
+from stormchat.limits import attempt, limit_for
+
+# Message text is logged only at DEBUG level: operators switch it on, never by default.
+logger = logging.getLogger(__name__)
+
+TurnKind = Literal["chat", "regenerate", "edit"]
+
+
+def _owned(owner: Owner, chat_id: uuid.UUID | str) -> Chat:
+    chat = chat_get_for_owner(chat_id=chat_id, owner=owner)
+    if chat is None:
+        raise NotFound("No such chat.")
+    return chat
+
+
+# --- chats -----------------------------------------------------------------------------
+
+
+def chat_create(*, owner: Owner, persona: Persona, greeting: int = 0) -> Chat:
+    """Start a chat on the persona's greeting (or an alternate, by index). Publishes
+    ``listed``."""
+    with transaction.atomic():
+        chat = services.chat_create(owner=owner, persona=persona, greeting=greeting)
+        events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
+    return chat
+
+
+def chat_rename(*, owner: Owner, chat_id: uuid.UUID | str, title: str) -> Chat:
+    """Give the chat a title. Publishes ``title`` and ``listed``."""
+    with transaction.atomic():
+        chat = services.chat_rename(chat=_owned(owner, chat_id), title=title)
+        events.publish_on_commit(
+            events.chat_group(chat.pk), events.title_event(chat_id=chat.pk, title=chat.title)
+        )
+        events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
+    return chat
+
+
+def chat_delete(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
+    """Delete the chat and its messages. Publishes ``deleted`` (its sockets then close
+    with 4404) and ``unlisted``."""
+    with transaction.atomic():
+        chat = _owned(owner, chat_id)
+        pk, chat_owner = chat.pk, chat.owner
+        services.chat_delete(chat=chat)
+        events.publish_on_commit(events.chat_group(pk), events.deleted_event(pk))
+        events.publish_on_commit(events.owner_group(chat_owner), events.unlisted_event(pk))
+
+
+def chat_clear(*, owner: Owner, chat_id: uuid.UUID | str) -> list[Message]:
+    """Empty the chat back to its greeting. Publishes ``cleared`` and ``listed``."""
+    with transaction.atomic():
+        chat = _owned(owner, chat_id)
+        messages = services.chat_clear(chat_id=chat.pk)
+        chat.updated_at = timezone.now()
+        events.publish_on_commit(events.chat_group(chat.pk), events.cleared_event(messages))
+        events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
+    return messages
+
+
+def chat_choose_greeting(*, owner: Owner, chat_id: uuid.UUID | str, index: int) -> list[Message]:
+    """Open the chat with another of the persona's greetings, before anyone has written.
+    Publishes ``cleared``."""
+    with transaction.atomic():
+        chat = _owned(owner, chat_id)
+        messages = services.chat_choose_greeting(chat=chat, index=index)
+        events.publish_on_commit(events.chat_group(chat.pk), events.cleared_event(messages))
+    return messages
+
+
+# --- turns -----------------------------------------------------------------------------
+
+
+async def turn_send(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    content: str,
+    backend_name: str | None = None,
+    rate_limited: bool = True,
+) -> ReplyJob:
+    """Send a message; the persona answers. The run publishes ``ack``, ``listed``,
+    ``queued`` (embedded model, when it must wait), ``stream``..., then ``complete``."""
+    return await _turn(
+        "chat", owner, chat_id, backend_name, rate_limited, content=content, message_id=None
+    )
+
+
+async def turn_regenerate(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    backend_name: str | None = None,
+    rate_limited: bool = True,
+) -> ReplyJob:
+    """Write the last reply again (its ``ack`` lists the replaced reply as removed)."""
+    return await _turn(
+        "regenerate", owner, chat_id, backend_name, rate_limited, content="", message_id=None
+    )
+
+
+async def turn_edit(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    message_id: int,
+    content: str,
+    backend_name: str | None = None,
+    rate_limited: bool = True,
+) -> ReplyJob:
+    """Change a user message, drop what followed it, and answer it again."""
+    return await _turn(
+        "edit", owner, chat_id, backend_name, rate_limited, content=content, message_id=message_id
+    )
+
+
+async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
+    """Stop the reply being written, in whichever process runs it (it keeps its text).
+    Its run publishes ``complete`` with status ``cancelled``."""
+
+    def streaming() -> Message | None:
+        return chat_streaming_reply(chat_id=_owned(owner, chat_id).pk)
+
+    if await database_sync_to_async(streaming)() is None:
+        raise NotStreaming("No reply is being written right now.")
+    await events.publish(events.control_group(chat_id), events.stop_request())
+
+
+async def _turn(
+    kind: TurnKind,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    backend_name: str | None,
+    rate_limited: bool,
+    *,
+    content: str,
+    message_id: int | None,
+) -> ReplyJob:
+    job = await database_sync_to_async(_save_turn)(
+        kind, owner, chat_id, backend_name, rate_limited, content, message_id
+    )
+    start_reply(job)
+    return job
+
+
+def _save_turn(
+    kind: TurnKind,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    backend_name: str | None,
+    rate_limited: bool,
+    content: str,
+    message_id: int | None,
+) -> ReplyJob:
+    """Count the attempt, save the turn and read what its prompt is built from. Blocking;
+    raises ChatError subclasses. No model work happens here: the run counts tokens."""
+    if rate_limited:
+        _count_attempt(owner)
+    if kind != "regenerate":
+        logger.debug("%s in chat %s: %r", kind, chat_id, content)
+    chat = chat_for_turn(chat_id=chat_id, owner=owner)
+    if chat is None:
+        raise NotFound("No such chat.")
+    backend, options = backend_for_persona(chat.persona, backend_name)
+    target = {"chat_id": chat.pk, "backend": backend.name, "model": options.model}
+    if kind == "chat":
+        turn = services.turn_start(content=content, **target)
+    elif kind == "regenerate":
+        turn = services.turn_regenerate(**target)
+    else:
+        assert message_id is not None
+        turn = services.turn_edit(message_id=message_id, content=content, **target)
+    chat.updated_at = turn.reply.created_at
+    history = prompt_history(chat=chat, before_position=turn.reply.position)
+    user_name = chat.user.get_username() if chat.user else DEFAULT_USER_NAME
+    return ReplyJob(
+        chat=chat,
+        owner=chat.owner,
+        turn=turn,
+        edited=kind == "edit",
+        backend=backend,
+        options=options,
+        history=history,
+        user_name=user_name,
+        wants_title=turn.user is not None and not chat.title and len(history) <= 2,
+    )
+
+
+def _count_attempt(owner: Owner) -> None:
+    """Count one attempt to start a reply; RateLimited past RATE_LIMITS["messages"].
+
+    Every attempt counts, including ones refused later (busy, too long), so retrying in a
+    loop does not get around the limit.
+    """
+    limit = limit_for("messages")
+    decision = attempt(limit, owner.identity)
+    if not decision.allowed:
+        raise RateLimited(
+            f"That is more than {limit.count} messages in {limit.window:g} seconds. "
+            f"Try again in {decision.retry_after} s.",
+            retry_after=decision.retry_after,
+        )

@@ -1,0 +1,13 @@
+"""Values every page's templates need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def limits(request: HttpRequest | None = None) -> dict[str, Any]:
+    """The limits the composer enforces in the browser (the server enforces them too)."""
+    return {"max_message_chars": settings.MAX_MESSAGE_CHARS}
