@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from chat import actions
 from chat.models import Chat, Message
 
 
@@ -24,6 +27,15 @@ class ChatAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     readonly_fields = ["id", "session_key", "created_at", "updated_at"]
     inlines = [MessageInline]
+
+    def delete_model(self, request: HttpRequest, obj: Chat) -> None:
+        """Delete through the action, so the chat's open pages are told and closed."""
+        actions.chat_delete(owner=obj.owner, chat_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Chat]) -> None:
+        """The bulk "delete selected" action, one chat at a time through the action."""
+        for chat in queryset:
+            actions.chat_delete(owner=chat.owner, chat_id=chat.pk)
 
 
 @admin.register(Message)

@@ -132,6 +132,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_clear(self, data: dict[str, Any]) -> None:
         await database_sync_to_async(actions.chat_clear)(owner=self.owner, chat_id=self._chat_id())
 
+    async def on_rename(self, data: dict[str, Any]) -> None:
+        title = text_input(data.get("title"), what="A title")
+        await database_sync_to_async(actions.chat_rename)(
+            owner=self.owner, chat_id=self._chat_id(), title=title
+        )
+
+    async def on_greeting(self, data: dict[str, Any]) -> None:
+        index = number_input(data.get("index"), what="index", low=-(10**6))
+        await database_sync_to_async(actions.chat_choose_greeting)(
+            owner=self.owner, chat_id=self._chat_id(), index=index
+        )
+
+    async def on_delete(self, data: dict[str, Any]) -> None:
+        await database_sync_to_async(actions.chat_delete)(owner=self.owner, chat_id=self._chat_id())
+
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
 
@@ -141,6 +156,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "edit": on_edit,
         "stop": on_stop,
         "clear": on_clear,
+        "rename": on_rename,
+        "greeting": on_greeting,
+        "delete": on_delete,
         "ping": on_ping,
     }
 

@@ -15,6 +15,7 @@ process reaches it through the chat's control group.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import uuid
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -87,7 +88,11 @@ class ReplyJob:
 def start_reply(job: ReplyJob) -> asyncio.Task[None]:
     """Start writing the saved reply in the background and return its task."""
     run = ReplyRun(job)
-    task = asyncio.create_task(run.execute(), name=f"reply-{run.message_id}")
+    # A fresh context: started from an async view, the task would otherwise keep that
+    # request's thread-sensitive executor, which Django shuts down once it has answered.
+    task = asyncio.create_task(
+        run.execute(), name=f"reply-{run.message_id}", context=contextvars.Context()
+    )
     _keep(task)
     return task
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -268,8 +270,9 @@ async def test_regenerate_replaces_the_last_reply(
     first = (await client.receive_until("complete"))[-1]["message"]
     await client.send(type="regenerate")
     events = await client.receive_until("complete")
-    ack = next(e for e in events if e["type"] == "ack")
+    ack = events[0]  # the turn is acknowledged before anything else of it
     assert ack["type"] == "ack"
+    assert [e["type"] for e in events].count("ack") == 1
     assert ack["message"] is None
     assert ack["removed"] == [first["id"]]
     assert events[-1]["message"]["content"] == "".join(TOKENS)
@@ -515,6 +518,12 @@ async def test_the_page_gets_html_fragments_without_duplicates(
     streamed = [f for f in frames if 'data-event="stream"' in f]
     assert streamed
     assert all('hx-swap-oob="beforeend:#message-' in f for f in streamed)
+    # No text twice: the appended pieces are the reply exactly once, and each event once.
+    pieces = [re.search(r'#message-\d+-text">(.*)</span>', f, re.S)[1] for f in streamed]
+    assert "".join(pieces) == html.escape("".join(TOKENS), quote=True)
+    events = [re.search(r'data-event="(\w+)"', f)[1] for f in frames]
+    assert events.count("ack") == 1
+    assert events.count("complete") == 1
     complete = frames[-1]
     assert 'data-status="complete"' in complete
     await communicator.disconnect()

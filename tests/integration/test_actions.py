@@ -1,0 +1,329 @@
+"""Every action, started from every interface, reaches every open client the same way.
+
+In the spirit of Zulip's ``verify_action``: a client's snapshot taken before the action,
+plus the events it receives, must equal a fresh snapshot taken after it. Two clients
+watch each action: a JSON socket (the protocol) and the browser page (its page load, then
+its HTML socket's out-of-band fragments applied as htmx applies them). The action is
+started from the socket, the page, the JSON API and, where it has the action, the
+terminal (``manage.py chat``'s engine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import AsyncClient, Client
+
+from chat import actions
+from chat.models import Chat, Message
+from chat.ownership import Owner
+from chat.terminal import TerminalChat
+
+from .conftest import Connect, chat_socket, sse_reply
+from .views import HtmlView, JsonView
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TOKENS = ["Life", " before", " death", ".", " Strength", " before", " weakness", "."]
+
+
+@dataclass
+class Scene:
+    """A titled chat with one exchange, watched by a JSON socket and by the page."""
+
+    chat: Chat
+    key: str
+    connect: Connect
+    json_view: JsonView
+    json_socket: Any
+    html_view: HtmlView
+    html_socket: WebsocketCommunicator
+    actors: list[WebsocketCommunicator] = field(default_factory=list)
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(session_key=self.key)
+
+    async def settle(self, final: str) -> None:
+        """Apply every event up to the action's last (``final``) to both watchers."""
+        async with asyncio.timeout(15):
+            while True:
+                event = await self.json_socket.receive()
+                self.json_view.apply(event)
+                if event["type"] == final:
+                    break
+            while True:
+                frame = await self.html_socket.receive_from(timeout=15)
+                self.html_view.apply(frame)
+                if f'data-event="{final}"' in frame:
+                    break
+
+    async def fresh_json(self) -> dict[str, Any]:
+        socket = chat_socket(self.chat.pk, self.key)
+        await socket.connect()
+        first = await socket.receive_output(5)
+        await socket.disconnect()
+        if first["type"] == "websocket.close":
+            assert first["code"] == 4404
+            return {"deleted": True}
+        return JsonView.from_welcome(orjson.loads(first["text"])).shown()
+
+    async def fresh_html(self) -> dict[str, Any]:
+        response = await sync_to_async(page_client(self.key).get)(f"/chats/{self.chat.pk}/")
+        if response.status_code == 404:
+            return {"deleted": True}
+        return HtmlView(response.content.decode()).shown()
+
+
+def page_client(key: str) -> Client:
+    client = Client()
+    client.cookies["sessionid"] = key
+    return client
+
+
+def api_client(key: str) -> AsyncClient:
+    client = AsyncClient()
+    client.cookies["sessionid"] = key
+    return client
+
+
+@pytest.fixture
+async def scene(owned_chat: tuple[Chat, str], connect: Connect, llm: Any) -> AsyncIterator[Scene]:
+    await llm(sse_reply(TOKENS, delay=0.02))
+    chat, key = owned_chat
+    owner = Owner(session_key=key)
+    # Titled, so no automatic title arrives in the middle of an action.
+    await sync_to_async(actions.chat_rename)(owner=owner, chat_id=chat.pk, title="Setup")
+    scene = await watch(chat, key, connect)
+    yield scene
+    for socket in [scene.html_socket, *scene.actors]:
+        await socket.disconnect()
+
+
+async def watch(chat: Chat, key: str, connect: Connect) -> Scene:
+    json_socket = await connect(chat.pk, key)
+    json_view = JsonView.from_welcome(await json_socket.receive())
+    page = await sync_to_async(page_client(key).get)(f"/chats/{chat.pk}/")
+    html_view = HtmlView(page.content.decode())
+    html_socket = chat_socket(chat.pk, key, html=True)
+    assert (await html_socket.connect())[0]
+    html_view.apply(await html_socket.receive_from(timeout=10))
+    return Scene(chat, key, connect, json_view, json_socket, html_view, html_socket)
+
+
+async def exchange(scene: Scene, text: str = "Hello, Captain") -> None:
+    """One finished exchange, seen by both watchers."""
+    await actions.turn_send(owner=scene.owner, chat_id=scene.chat.pk, content=text)
+    await scene.settle("complete")
+
+
+# --- each interface ----------------------------------------------------------------------
+
+
+async def by_socket(scene: Scene, frame: dict[str, Any], *, html: bool = False) -> None:
+    socket = chat_socket(scene.chat.pk, scene.key, html=html)
+    assert (await socket.connect())[0]
+    await socket.receive_from(timeout=10)  # welcome
+    await socket.send_json_to(frame)
+    scene.actors.append(socket)
+
+
+def terminal(scene: Scene) -> TerminalChat:
+    return TerminalChat(
+        persona=scene.chat.persona,
+        owner=scene.owner,
+        stdin=io.StringIO(),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        interactive=False,
+        chat_id=scene.chat.pk,
+    )
+
+
+async def last_user_id(scene: Scene) -> int:
+    message = await Message.objects.filter(chat=scene.chat, role="user").alast()
+    assert message is not None
+    return message.pk
+
+
+Do = Callable[[Scene], Awaitable[Any]]
+
+
+def send(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        frame = {"type": "chat", "content": "What do you carry?"}
+        if interface in ("socket", "page"):
+            return await by_socket(scene, frame, html=interface == "page")
+        if interface == "api":
+            url = f"/api/chats/{scene.chat.pk}/messages/"
+            response = await api_client(scene.key).post(url, frame, content_type="application/json")
+            assert response.status_code == 202, response.content
+            return None
+        return asyncio.ensure_future(terminal(scene).turn(content=frame["content"]))
+
+    return do
+
+
+def regenerate(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        if interface in ("socket", "page"):
+            return await by_socket(scene, {"type": "regenerate"}, html=interface == "page")
+        if interface == "api":
+            response = await api_client(scene.key).post(f"/api/chats/{scene.chat.pk}/regenerate/")
+            assert response.status_code == 202, response.content
+            return None
+        return asyncio.ensure_future(terminal(scene).turn(regenerate=True))
+
+    return do
+
+
+def edit(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        user_id = await last_user_id(scene)
+        if interface in ("socket", "page"):
+            frame = {"type": "edit", "message_id": user_id, "content": "A better question"}
+            return await by_socket(scene, frame, html=interface == "page")
+        url = f"/api/chats/{scene.chat.pk}/messages/{user_id}/"
+        body = {"content": "A better question"}
+        response = await api_client(scene.key).patch(url, body, content_type="application/json")
+        assert response.status_code == 202, response.content
+        return None
+
+    return do
+
+
+def clear(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        if interface in ("socket", "page"):
+            return await by_socket(scene, {"type": "clear"}, html=interface == "page")
+        response = await api_client(scene.key).post(f"/api/chats/{scene.chat.pk}/clear/")
+        assert response.status_code == 200, response.content
+
+    return do
+
+
+def rename(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        title = "Oaths and storms"
+        if interface == "socket":
+            return await by_socket(scene, {"type": "rename", "title": title})
+        if interface == "page":
+            url = f"/chats/{scene.chat.pk}/rename/"
+            response = await sync_to_async(page_client(scene.key).post)(url, {"title": title})
+            assert response.status_code == 200, response.content
+            return None
+        response = await api_client(scene.key).patch(
+            f"/api/chats/{scene.chat.pk}/", {"title": title}, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+
+    return do
+
+
+def greeting(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        if interface == "socket":
+            return await by_socket(scene, {"type": "greeting", "index": 1})
+        if interface == "page":
+            url = f"/chats/{scene.chat.pk}/greeting/"
+            response = await sync_to_async(page_client(scene.key).post)(url, {"index": "1"})
+            assert response.status_code == 200, response.content
+            return None
+        response = await api_client(scene.key).patch(
+            f"/api/chats/{scene.chat.pk}/", {"greeting": 1}, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+
+    return do
+
+
+def delete(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        if interface == "socket":
+            return await by_socket(scene, {"type": "delete"})
+        if interface == "page":
+            url = f"/chats/{scene.chat.pk}/delete/"
+            response = await sync_to_async(page_client(scene.key).post)(url)
+            assert response.status_code == 200, response.content
+            return None
+        response = await api_client(scene.key).delete(f"/api/chats/{scene.chat.pk}/")
+        assert response.status_code == 200, response.content
+
+    return do
+
+
+def stop(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        if interface in ("socket", "page"):
+            return await by_socket(scene, {"type": "stop"}, html=interface == "page")
+        if interface == "api":
+            response = await api_client(scene.key).post(f"/api/chats/{scene.chat.pk}/stop/")
+            assert response.status_code == 202, response.content
+            return None
+        return await terminal(scene).stop()
+
+    return do
+
+
+# (action, how to start it, what must happen first, the last event it publishes)
+CASES = [
+    *[("send", send(i), "none", "complete") for i in ("socket", "page", "api", "terminal")],
+    *[
+        ("regenerate", regenerate(i), "exchange", "complete")
+        for i in ("socket", "page", "api", "terminal")
+    ],
+    *[("edit", edit(i), "exchange", "complete") for i in ("socket", "page", "api")],
+    *[("stop", stop(i), "streaming", "complete") for i in ("socket", "page", "api", "terminal")],
+    *[("clear", clear(i), "exchange", "cleared") for i in ("socket", "page", "api")],
+    *[("greeting", greeting(i), "none", "cleared") for i in ("socket", "page", "api")],
+    *[("rename", rename(i), "exchange", "title") for i in ("socket", "page", "api")],
+    *[("delete", delete(i), "exchange", "deleted") for i in ("socket", "page", "api")],
+]
+IDS = [
+    f"{name}-{interface}"
+    for name, interfaces in [
+        ("send", "socket page api terminal"),
+        ("regenerate", "socket page api terminal"),
+        ("edit", "socket page api"),
+        ("stop", "socket page api terminal"),
+        ("clear", "socket page api"),
+        ("greeting", "socket page api"),
+        ("rename", "socket page api"),
+        ("delete", "socket page api"),
+    ]
+    for interface in interfaces.split()
+]
+
+
+@pytest.mark.parametrize(("name", "do", "before", "final"), CASES, ids=IDS)
+async def test_snapshot_plus_events_equals_a_fresh_snapshot(
+    scene: Scene, name: str, do: Do, before: str, final: str
+) -> None:
+    if before == "exchange":
+        await exchange(scene)
+    elif before == "streaming":
+        await actions.turn_send(owner=scene.owner, chat_id=scene.chat.pk, content="Go on")
+        async with asyncio.timeout(10):
+            while (event := await scene.json_socket.receive())["type"] != "stream":
+                scene.json_view.apply(event)
+        scene.json_view.apply(event)
+
+    pending = await do(scene)
+    await scene.settle(final)
+    if isinstance(pending, asyncio.Future):
+        await pending
+
+    assert scene.json_view.shown() == await scene.fresh_json()
+    assert scene.html_view.shown() == await scene.fresh_html()
+    if name == "stop":
+        assert scene.json_view.shown()["messages"][-1][2] == "cancelled"
+    if name == "delete":  # told, then closed as a missing chat is
+        closed = await scene.json_socket.ws.receive_output(5)
+        assert closed == {"type": "websocket.close", "code": 4404}
