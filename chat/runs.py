@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,11 @@ from chat.titles import title_chat
 from stormchat.text import without_nul
 
 HEARTBEAT_SECONDS = 1.0
+
+# Prompts are built (tokens counted) on one thread of their own, off the event loop and
+# the database thread, in the order turns were saved: so replies join the embedded
+# model's line in that order too.
+_prompt_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stormchat-prompts")
 
 # Strong references keep background tasks (runs, titles) alive until they finish.
 _background: set[asyncio.Task[Any]] = set()
@@ -154,7 +160,8 @@ class ReplyRun:
         job = self.job
         room = settings.MAX_REPLY_CHARS
         try:
-            prompt = await asyncio.to_thread(job.prompt)
+            loop = asyncio.get_running_loop()
+            prompt = await loop.run_in_executor(_prompt_builder, job.prompt)
             stream = job.backend.stream(prompt, job.options, on_queued=self._queued)
             async with aclosing(stream):
                 async for item in stream:

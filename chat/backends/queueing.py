@@ -1,7 +1,8 @@
 """A fair queue for a backend that writes one reply at a time (the embedded model).
 
 Waiters are served first come, first served. Each hears its place in line when it joins
-and whenever the line moves (1 is next), so people can be told "2nd in line". A waiter
+and whenever the line moves (1 is next, 0 when its turn comes), so people can be told
+"2nd in line". A waiter
 that is cancelled (``stop``) leaves the line and the others move up.
 """
 
@@ -72,6 +73,8 @@ class FairQueue:
             waiter = self._line.popleft()
             if not waiter.admitted.done():
                 waiter.admitted.set_result(None)
+                if waiter.on_position is not None:
+                    waiter.on_position(0)
                 self._announce()
                 return
         self._held = False
