@@ -13,6 +13,7 @@ from django.test import Client
 
 from chat import live
 from chat.models import Chat, Message
+from chat.rendering import fragment_cache
 from tests.fakes.llm_server import Reply, openai_sse
 
 from .conftest import Connect, chat_socket, new_session_key, sse_reply
@@ -527,3 +528,59 @@ async def test_the_page_gets_html_fragments_without_duplicates(
     complete = frames[-1]
     assert 'data-status="complete"' in complete
     await communicator.disconnect()
+
+
+async def test_a_frame_for_a_chat_deleted_behind_its_back_is_not_found(
+    owned_chat: tuple[Chat, str], connect: Connect
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    # Deleted without its event reaching this socket (as when it was missed).
+    await Chat.objects.filter(pk=chat.pk).adelete()
+    for frame in ({"type": "chat", "content": "Hello?"}, {"type": "regenerate"}, {"type": "clear"}):
+        await client.send(**frame)
+        error = await client.receive()
+        assert (error["type"], error["code"]) == ("error", "not_found")
+    await client.send(type="ping")
+    assert (await client.receive())["type"] == "pong"  # still open, no traceback
+
+
+async def test_deleting_a_chat_tells_its_sockets_and_closes_them(
+    owned_chat: tuple[Chat, str], connect: Connect
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    response = await sync_to_async(page_client(key).delete)(f"/api/chats/{chat.pk}/")
+    assert response.status_code == 200
+    assert await client.receive() == {"type": "deleted", "chat_id": str(chat.pk)}
+    assert await client.ws.receive_output(5) == {"type": "websocket.close", "code": 4404}
+
+
+def page_client(key: str) -> Client:
+    client = Client()
+    client.cookies["sessionid"] = key
+    return client
+
+
+async def test_page_sockets_share_each_events_rendering(
+    owned_chat: tuple[Chat, str], llm: object
+) -> None:
+    await llm(sse_reply(TOKENS, delay=0.01))  # type: ignore[operator]
+    chat, key = owned_chat
+    pages = [chat_socket(chat.pk, key, html=True) for _ in range(4)]
+    for page in pages:
+        assert (await page.connect())[0]
+        await page.receive_from()  # welcome: each its own snapshot
+    before = fragment_cache.renders
+    await pages[0].send_to(text_data=json.dumps({"type": "chat", "content": "Hello"}))
+    received: list[list[str]] = []
+    for page in pages:
+        frames = [await page.receive_from(timeout=10)]
+        while 'data-event="complete"' not in frames[-1]:
+            frames.append(await page.receive_from(timeout=10))
+        received.append(frames)
+        await page.disconnect()
+    assert all(frames == received[0] for frames in received)  # the same page everywhere
+    assert fragment_cache.renders - before == len(received[0])  # rendered once, not 4 times
