@@ -36,6 +36,7 @@ RESULTS = ROOT / "bench" / "results"
 SCENARIOS = {
     "S1": scenarios.s1_idle,
     "S2": scenarios.s2_load,
+    "S2H": scenarios.s2_html,
     # Not a target: the load the issue's figures for other implementations were taken at.
     "REF": scenarios.reference_load,
     "S3": scenarios.s3_fast,
@@ -54,6 +55,10 @@ TARGETS = [
     ("S5", "viewer_delivery_ratio_p50", ">=", 0.95, "S5 delivered across processes"),
     ("S7", "ratio", ">=", 0.95, "S7 app / raw llama.cpp tokens/s"),
     ("S2", "cpu_ms_per_1000_tokens", "<=", 50, "S2 server CPU ms per 1,000 tokens"),
+    # S2 as the browser page sees it (HTML fragments), with S2's targets.
+    ("S2H", "added_ttft_p50_ms", "<=", 15, "S2H page added TTFT p50 (ms)"),
+    ("S2H", "delivery_ratio_p50", ">=", 0.98, "S2H page delivered / backend rate"),
+    ("S2H", "cpu_ms_per_1000_tokens", "<=", 50, "S2H page server CPU ms per 1,000 tokens"),
     ("S4", "kb_per_idle_connection", "<=", 40, "S4 KB per idle connection"),
     ("S2", "rss_per_active_stream_kb", "<=", 256, "S2 KB per active stream"),
     ("S4", "growth_after_churn_pct", "<", 5, "S4 memory growth after churn (%)"),

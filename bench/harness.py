@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
+import re
 import resource
 import shutil
 import socket
@@ -243,9 +245,10 @@ async def new_session(host: str, chats: int, persona: str = "kaladin") -> Sessio
 
 
 async def open_socket(
-    host: str, chat_id: str, cookie: str, path: str | None = None
+    host: str, chat_id: str, cookie: str, path: str | None = None, *, html: bool = False
 ) -> ClientConnection:
-    url = f"ws://{host}" + (path or f"/ws/chats/{chat_id}/")
+    """A chat's socket as a JSON client (or, ``html``, as the browser page) opens it."""
+    url = f"ws://{host}" + (path or f"/ws/chats/{chat_id}/" + ("?format=html" if html else ""))
     headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://{host}"}
     return await connect(
         url, additional_headers=headers, max_size=None, open_timeout=60, ping_interval=None
@@ -266,8 +269,30 @@ class Turn:
     ack: float | None = None  # send to ack: the turn saved, before the backend is asked
 
 
-async def run_turn(ws: ClientConnection, content: str = "Tell me a story") -> Turn:
-    """Send ``chat`` and read until ``complete``; times are from the send."""
+_HTML_EVENT = re.compile(r'data-event="(\w+)"')
+_HTML_STREAM = re.compile(r'-text">(.*)</span>', re.S)
+_HTML_STATUS = re.compile(r'data-status="(\w+)"')
+
+
+def html_event(raw: str) -> dict[str, Any]:
+    """A page socket's HTML frame read back as the protocol event it renders."""
+    found = _HTML_EVENT.search(raw)
+    kind = found[1] if found else "?"
+    if kind == "stream":
+        text = _HTML_STREAM.search(raw)
+        return {"type": kind, "content": html.unescape(text[1]) if text else ""}
+    if kind == "complete":
+        status = _HTML_STATUS.search(raw)
+        return {"type": kind, "message": {"status": status[1] if status else "?"}}
+    return {"type": kind, "message_id": None}
+
+
+async def run_turn(
+    ws: ClientConnection, content: str = "Tell me a story", *, html: bool = False
+) -> Turn:
+    """Send ``chat`` and read until ``complete``; times are from the send. ``html`` reads
+    the page's HTML frames instead of JSON events."""
+    decode = html_event if html else json.loads
     sent = time.perf_counter()
     await ws.send(json.dumps({"type": "chat", "content": content}))
     first = None
@@ -279,7 +304,7 @@ async def run_turn(ws: ClientConnection, content: str = "Tell me a story") -> Tu
     while True:
         raw = await ws.recv()
         size += len(raw)
-        event = json.loads(raw)
+        event = decode(raw)
         kind = event["type"]
         if kind == "ack" and acked is None:
             acked = time.perf_counter() - sent

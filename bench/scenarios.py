@@ -90,13 +90,14 @@ async def s1_idle(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 async def concurrent_streams(
-    ctx: dict[str, Any], *, streams: int, rate: float, tokens: int
+    ctx: dict[str, Any], *, streams: int, rate: float, tokens: int, html: bool = False
 ) -> dict[str, Any]:
-    """``streams`` replies at once: TTFT, delivery, CPU, memory, frames, bytes, DB writes."""
+    """``streams`` replies at once: TTFT, delivery, CPU, memory, frames, bytes, DB writes.
+    ``html``: the clients are browser pages (HTML fragments), not JSON clients."""
     await configure_backend(ctx["backend_port"], tokens=tokens, rate=rate, ttft_ms=0, jitter=0.1)
     session = await new_session(ctx["app"], streams)
     sockets = await gather_limited(
-        [open_socket(ctx["app"], c, session.cookie) for c in session.chats], 50
+        [open_socket(ctx["app"], c, session.cookie, html=html) for c in session.chats], 50
     )
     for ws in sockets:
         await ws.recv()
@@ -113,7 +114,7 @@ async def concurrent_streams(
             await asyncio.sleep(0.25)
 
     sampler = asyncio.create_task(sample())
-    app = await asyncio.gather(*(run_turn(ws) for ws in sockets))
+    app = await asyncio.gather(*(run_turn(ws, html=html) for ws in sockets))
     sampler.cancel()
     cpu = cpu_seconds(pid) - cpu_before
     await asyncio.sleep(1.5)  # PostgreSQL publishes table stats within a second
@@ -186,6 +187,11 @@ async def concurrent_streams(
 async def s2_load(ctx: dict[str, Any]) -> dict[str, Any]:
     """200 concurrent streams at 50 tokens/s, 400 tokens each."""
     return await concurrent_streams(ctx, streams=scaled(200), rate=50, tokens=400)
+
+
+async def s2_html(ctx: dict[str, Any]) -> dict[str, Any]:
+    """S2 as the browser page sees it: 200 HTML sockets (?format=html) at 50 tokens/s."""
+    return await concurrent_streams(ctx, streams=scaled(200), rate=50, tokens=400, html=True)
 
 
 async def reference_load(ctx: dict[str, Any]) -> dict[str, Any]:
