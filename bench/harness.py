@@ -284,7 +284,12 @@ def html_event(raw: str) -> dict[str, Any]:
     if kind == "complete":
         status = _HTML_STATUS.search(raw)
         return {"type": kind, "message": {"status": status[1] if status else "?"}}
-    return {"type": kind, "message_id": None}
+    if kind == "error":
+        code = re.search(r'data-code="(\w*)"', raw)
+        message_id = re.search(r'data-message-id="(\d+)"', raw)
+        event: dict[str, Any] = {"type": kind, "code": code[1] if code else "?"}
+        return event | ({"message_id": int(message_id[1])} if message_id else {})
+    return {"type": kind}
 
 
 async def run_turn(

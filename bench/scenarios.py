@@ -93,11 +93,16 @@ async def concurrent_streams(
     ctx: dict[str, Any], *, streams: int, rate: float, tokens: int, html: bool = False
 ) -> dict[str, Any]:
     """``streams`` replies at once: TTFT, delivery, CPU, memory, frames, bytes, DB writes.
-    ``html``: the clients are browser pages (HTML fragments), not JSON clients."""
+    ``html``: the clients are browser pages (HTML fragments), one visitor each (a page also
+    hears its owner's history list, so one visitor with 200 tabs would be another test)."""
     await configure_backend(ctx["backend_port"], tokens=tokens, rate=rate, ttft_ms=0, jitter=0.1)
-    session = await new_session(ctx["app"], streams)
+    if html:
+        sessions = await gather_limited([new_session(ctx["app"], 1) for _ in range(streams)], 20)
+    else:
+        sessions = [await new_session(ctx["app"], streams)]
+    visits = [(chat, session.cookie) for session in sessions for chat in session.chats]
     sockets = await gather_limited(
-        [open_socket(ctx["app"], c, session.cookie, html=html) for c in session.chats], 50
+        [open_socket(ctx["app"], chat, cookie, html=html) for chat, cookie in visits], 50
     )
     for ws in sockets:
         await ws.recv()
@@ -175,7 +180,8 @@ async def concurrent_streams(
         "bytes_per_stream": percentile([float(t.bytes) for t in app], 0.5),
         # A turn writes two message rows (user message and reply) and the reply's final
         # state once; every other message update is a flush of streaming text.
-        "db_turn_writes": turn_rows(ctx["database_url"], session.chats) / streams + 1,
+        "db_turn_writes": turn_rows(ctx["database_url"], [chat for chat, _ in visits]) / streams
+        + 1,
         "db_flushes_per_reply_second": (writes["message_upd"] - 1)
         / statistics.fmean(t.duration for t in app),
         # The chat row: updated_at (history order) and, on a first exchange, the title.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from channels.db import database_sync_to_async
 from django.db import transaction
@@ -114,7 +114,12 @@ async def turn_send(
     """Send a message; the persona answers. The run publishes ``ack``, ``listed``,
     ``queued`` (embedded model, when it must wait), ``stream``..., then ``complete``."""
     return await _turn(
-        "chat", owner, chat_id, backend_name, rate_limited, content=content, message_id=None
+        kind="chat",
+        owner=owner,
+        chat_id=chat_id,
+        backend_name=backend_name,
+        rate_limited=rate_limited,
+        content=content,
     )
 
 
@@ -127,7 +132,11 @@ async def turn_regenerate(
 ) -> ReplyJob:
     """Write the last reply again (its ``ack`` lists the replaced reply as removed)."""
     return await _turn(
-        "regenerate", owner, chat_id, backend_name, rate_limited, content="", message_id=None
+        kind="regenerate",
+        owner=owner,
+        chat_id=chat_id,
+        backend_name=backend_name,
+        rate_limited=rate_limited,
     )
 
 
@@ -142,7 +151,13 @@ async def turn_edit(
 ) -> ReplyJob:
     """Change a user message, drop what followed it, and answer it again."""
     return await _turn(
-        "edit", owner, chat_id, backend_name, rate_limited, content=content, message_id=message_id
+        kind="edit",
+        owner=owner,
+        chat_id=chat_id,
+        backend_name=backend_name,
+        rate_limited=rate_limited,
+        content=content,
+        message_id=message_id,
     )
 
 
@@ -158,31 +173,23 @@ async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
     await events.publish(events.control_group(chat_id), events.stop_request())
 
 
-async def _turn(
-    kind: TurnKind,
-    owner: Owner,
-    chat_id: uuid.UUID | str,
-    backend_name: str | None,
-    rate_limited: bool,
-    *,
-    content: str,
-    message_id: int | None,
-) -> ReplyJob:
-    job = await database_sync_to_async(_save_turn)(
-        kind, owner, chat_id, backend_name, rate_limited, content, message_id
-    )
+async def _turn(**request: Any) -> ReplyJob:
+    """Save the turn (``_save_turn``'s arguments) in one trip to the database, then start
+    its run."""
+    job = await database_sync_to_async(_save_turn)(**request)
     start_reply(job)
     return job
 
 
 def _save_turn(
+    *,
     kind: TurnKind,
     owner: Owner,
     chat_id: uuid.UUID | str,
     backend_name: str | None,
     rate_limited: bool,
-    content: str,
-    message_id: int | None,
+    content: str = "",
+    message_id: int | None = None,
 ) -> ReplyJob:
     """Count the attempt, save the turn and read what its prompt is built from. Blocking;
     raises ChatError subclasses. No model work happens here: the run counts tokens."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 from chat.backends.queueing import FairQueue
 
@@ -15,15 +16,28 @@ async def hold(
         await go.wait()
 
 
+@dataclass
+class Line:
+    """Holders a, b and c, joined in that order; each holds the slot until its gate opens."""
+
+    queue: FairQueue = field(default_factory=FairQueue)
+    log: list[str] = field(default_factory=list)
+    places: dict[str, list[int]] = field(default_factory=lambda: {n: [] for n in "abc"})
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    async def join(self) -> None:
+        for name in "abc":
+            self.gates[name] = asyncio.Event()
+            hold_slot = hold(self.queue, name, self.log, self.places[name], self.gates[name])
+            self.tasks[name] = asyncio.create_task(hold_slot)
+            await asyncio.sleep(0)
+
+
 async def test_waiters_are_served_in_order_and_hear_the_line_move() -> None:
-    queue = FairQueue()
-    log: list[str] = []
-    places: dict[str, list[int]] = {name: [] for name in "abc"}
-    gates = {name: asyncio.Event() for name in "abc"}
-    tasks = {}
-    for name in "abc":
-        tasks[name] = asyncio.create_task(hold(queue, name, log, places[name], gates[name]))
-        await asyncio.sleep(0)
+    line = Line()
+    await line.join()
+    queue, log, places, gates, tasks = line.queue, line.log, line.places, line.gates, line.tasks
     assert (queue.busy, queue.waiting) == (True, 2)
     for name in "abc":
         gates[name].set()
@@ -34,14 +48,9 @@ async def test_waiters_are_served_in_order_and_hear_the_line_move() -> None:
 
 
 async def test_a_cancelled_waiter_leaves_the_line_and_the_rest_move_up() -> None:
-    queue = FairQueue()
-    log: list[str] = []
-    places: dict[str, list[int]] = {name: [] for name in "abc"}
-    gates = {name: asyncio.Event() for name in "abc"}
-    tasks = {}
-    for name in "abc":
-        tasks[name] = asyncio.create_task(hold(queue, name, log, places[name], gates[name]))
-        await asyncio.sleep(0)
+    line = Line()
+    await line.join()
+    queue, log, places, gates, tasks = line.queue, line.log, line.places, line.gates, line.tasks
     tasks["b"].cancel()
     await asyncio.gather(tasks["b"], return_exceptions=True)
     assert places["c"] == [2, 1]  # moved up when b left
