@@ -22,7 +22,12 @@ from chat.inputs import number_input, optional_number, text_input
 from chat.ownership import Owner
 from chat.presenters import chat_data, message_data, persona_data
 from chat.runs import ReplyJob
-from chat.selectors import chat_get_for_owner, chat_list_for_owner, chat_messages_window
+from chat.selectors import (
+    chat_get_for_owner,
+    chat_list_for_owner,
+    chat_messages_window,
+    message_in_chat,
+)
 from personas.selectors import persona_get_active, persona_list_active
 
 
@@ -166,9 +171,12 @@ async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
     return accepted(job)
 
 
-@require_http_methods(["PATCH"])
+@require_http_methods(["GET", "PATCH"])
 async def chat_message(request: HttpRequest, chat_id: str, message_id: str) -> JsonResponse:
-    """``PATCH /api/chats/<id>/messages/<message_id>/ {"content": ...}``: edit and resend."""
+    """``GET /api/chats/<id>/messages/<message_id>/``: one message in full (long ones are
+    previews elsewhere). ``PATCH`` with ``{"content": ...}``: edit it and answer again."""
+    if request.method == "GET":
+        return await sync_to_async(_message_in_full)(request, chat_id, message_id)
     data = json_body(request) or {}
     try:
         number = number_input(message_id, what="message_id")
@@ -179,6 +187,18 @@ async def chat_message(request: HttpRequest, chat_id: str, message_id: str) -> J
     except ChatError as error:
         return refused(error)
     return accepted(job)
+
+
+def _message_in_full(request: HttpRequest, chat_id: str, message_id: str) -> JsonResponse:
+    found = chat_get_for_owner(chat_id=chat_id, owner=Owner.from_request(request))
+    try:
+        number = number_input(message_id, what="message_id")
+    except ChatError as error:
+        return refused(error)
+    message = message_in_chat(chat=found, message_id=number) if found else None
+    if message is None:
+        return error_response(404, "not_found", "No such message.")
+    return JsonResponse(message_data(message, full=True))
 
 
 @require_POST

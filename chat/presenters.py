@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from chat.models import Chat, Message
 from personas.models import Persona
 from personas.prompts import persona_greetings
@@ -22,12 +24,20 @@ def persona_data(persona: Persona) -> dict[str, Any]:
     }
 
 
-def message_data(message: Message) -> dict[str, Any]:
-    """A message with its usage and timings where known."""
+def message_data(message: Message, *, full: bool = False) -> dict[str, Any]:
+    """A message with its usage and timings where known.
+
+    A long finished message carries its first MESSAGE_PREVIEW_CHARS characters and
+    ``truncated: true`` (unless ``full``), so no snapshot, page or event grows with it; the
+    whole text comes from ``GET /api/chats/<id>/messages/<message_id>/``.
+    """
+    content = message.content
+    preview = settings.MESSAGE_PREVIEW_CHARS
+    truncated = not full and len(content) > preview and message.status != "streaming"
     data: dict[str, Any] = {
         "id": message.pk,
         "role": message.role,
-        "content": message.content,
+        "content": content[:preview] if truncated else content,
         "status": message.status,
         "position": message.position,
         "created_at": message.created_at.isoformat(),
@@ -44,6 +54,8 @@ def message_data(message: Message) -> dict[str, Any]:
         }
         if message.error:
             data["error"] = message.error
+    if truncated:
+        data["truncated"] = True
     return data
 
 

@@ -10,7 +10,10 @@ shows text twice.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,26 +72,41 @@ class ListedChat:
         )
 
 
+# Events whose fragments hold Markdown; they render on a thread, never on the event loop.
+HEAVY_EVENTS = frozenset({"welcome", "cleared", "ack", "complete"})
+_render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stormchat-render")
+
+
 class FragmentCache:
-    """Fragments by event, so N connections to a chat render an event once, not N times."""
+    """Fragments by event, so N connections to a chat render an event once, not N times.
+
+    Used only from the event loop: the first connection to ask for an event starts its
+    rendering (on a thread for heavy events) and the others await the same future.
+    """
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self.fragments: OrderedDict[tuple[str, ...], str | None] = OrderedDict()
+        self.fragments: OrderedDict[tuple[str, ...], asyncio.Future[str | None]] = OrderedDict()
         self.renders = 0  # how many fragments were actually rendered (for tests and bench)
 
-    def get(self, key: tuple[str, ...] | None, render: Any) -> str | None:
+    async def get(
+        self, key: tuple[str, ...] | None, render: Callable[[], str | None], *, heavy: bool
+    ) -> str | None:
         """The fragment for this key, rendering it (``render()``) on the first request."""
-        if key is None:
-            self.renders += 1
-            return render()
-        if key in self.fragments:
-            return self.fragments[key]
-        fragment = self.fragments[key] = render()
+        if key is not None and key in self.fragments:
+            return await self.fragments[key]
         self.renders += 1
-        if len(self.fragments) > self.size:
-            self.fragments.popitem(last=False)
-        return fragment
+        loop = asyncio.get_running_loop()
+        if heavy:
+            future: asyncio.Future[str | None] = loop.run_in_executor(_render_pool, render)
+        else:
+            future = loop.create_future()
+            future.set_result(render())
+        if key is not None:
+            self.fragments[key] = future
+            if len(self.fragments) > self.size:
+                self.fragments.popitem(last=False)
+        return await future
 
 
 fragment_cache = FragmentCache()
@@ -114,7 +132,7 @@ class HtmlRenderer:
     async def render(self, kind: str, event: dict[str, Any]) -> str | None:
         """HTML for one event, or None when there is nothing to show."""
         if kind == "welcome":
-            return self._snapshot(kind, event)
+            return await fragment_cache.get(None, lambda: self._snapshot(kind, event), heavy=True)
         if kind == "stream":
             message_id, seq = event["message_id"], event["seq"]
             if seq <= self.seen_seq.get(message_id, 0):
@@ -124,7 +142,8 @@ class HtmlRenderer:
         else:
             self._note(kind, event)
             key = (event["eid"], str(self.chat.pk)) if "eid" in event else None
-        return fragment_cache.get(key, lambda: self._fragment(kind, event))
+        render = lambda: self._fragment(kind, event)  # noqa: E731
+        return await fragment_cache.get(key, render, heavy=kind in HEAVY_EVENTS)
 
     def _note(self, kind: str, event: dict[str, Any]) -> None:
         """What this connection must remember of an event (its own state, never cached)."""

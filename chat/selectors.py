@@ -67,14 +67,15 @@ def chat_messages_window(
     *, chat: Chat, limit: int, before: int | None = None, max_chars: int | None = None
 ) -> MessageWindow:
     """At most ``limit`` messages ending before ``before`` (or at the newest), and no more
-    than about ``max_chars`` of text (always at least one message)."""
+    than about ``max_chars`` of text, each message counted as its preview (always at least
+    one message)."""
     messages = Message.objects.filter(chat=chat)
     if before is not None:
         messages = messages.filter(position__lt=before)
     rows = list(messages.order_by("-position")[: limit + 1])
     kept, chars = [], 0
     for row in rows[:limit]:
-        chars += len(row.content)
+        chars += min(len(row.content), settings.MESSAGE_PREVIEW_CHARS)
         if kept and max_chars is not None and chars > max_chars:
             break
         kept.append(row)
@@ -90,6 +91,11 @@ def chat_latest_window(*, chat: Chat, before: int | None = None) -> MessageWindo
         before=before,
         max_chars=settings.SNAPSHOT_MAX_CHARS,
     )
+
+
+def message_in_chat(*, chat: Chat, message_id: int) -> Message | None:
+    """One message of this (already owner-checked) chat."""
+    return Message.objects.filter(chat=chat, pk=message_id).first()
 
 
 def chat_streaming_reply(*, chat_id: uuid.UUID) -> Message | None:

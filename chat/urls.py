@@ -12,6 +12,11 @@ urlpatterns = [
     path("chats/list/", views.chat_list, name="chat-list"),
     path("chats/<str:chat_id>/", views.chat_page, name="chat-page"),
     path("chats/<str:chat_id>/older/", views.chat_older_messages, name="chat-older"),
+    path(
+        "chats/<str:chat_id>/messages/<str:message_id>/",
+        views.chat_message_view,
+        name="chat-message",
+    ),
     path("chats/<str:chat_id>/rename/", views.chat_rename_view, name="chat-rename"),
     path("chats/<str:chat_id>/delete/", views.chat_delete_view, name="chat-delete"),
     path("chats/<str:chat_id>/greeting/", views.chat_greeting_view, name="chat-greeting"),

@@ -14,7 +14,12 @@ from chat.models import Chat
 from chat.ownership import Owner
 from chat.presenters import message_data
 from chat.rendering import with_html, with_swipe
-from chat.selectors import chat_get_for_owner, chat_latest_window, chat_list_for_owner
+from chat.selectors import (
+    chat_get_for_owner,
+    chat_latest_window,
+    chat_list_for_owner,
+    message_in_chat,
+)
 from personas.selectors import persona_get_active, persona_list_active
 
 CHAT_PAGE_SIZE = 20
@@ -92,6 +97,25 @@ def chat_older_messages(request: HttpRequest, chat_id: str) -> HttpResponse:
     messages, has_more = page_messages(chat, before)
     context = {"chat": chat, "persona": chat.persona, "messages": messages, "has_more": has_more}
     return render(request, "chat/chat.html#older-messages", context)
+
+
+@require_GET
+def chat_message_view(request: HttpRequest, chat_id: str, message_id: str) -> HttpResponse:
+    """One message in full, for "Show more" on a long one (HTMX)."""
+    chat = owned_chat_or_404(request, chat_id)
+    try:
+        number = number_input(message_id, what="message_id")
+    except ChatError as error:
+        return refused(error)
+    message = message_in_chat(chat=chat, message_id=number)
+    if message is None:
+        raise Http404("No such message.")
+    context = {
+        "chat": chat,
+        "persona": chat.persona,
+        "message": with_html(message_data(message, full=True)),
+    }
+    return render(request, "chat/chat.html#message", context)
 
 
 @require_GET

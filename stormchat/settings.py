@@ -269,8 +269,13 @@ MAX_REPLY_CHARS = env.int("MAX_REPLY_CHARS", default=200_000)
 STREAM_FLUSH_SECONDS = env.float("STREAM_FLUSH_SECONDS", default=1.0)
 # Messages in the `welcome` snapshot; older ones come from GET /api/chats/<id>/?before=.
 SNAPSHOT_MESSAGES = env.int("SNAPSHOT_MESSAGES", default=50)
-# ...and at most about this many characters of message text (at least the newest message).
-SNAPSHOT_MAX_CHARS = env.int("SNAPSHOT_MAX_CHARS", default=400_000)
+# ...and at most about this many characters of message text (at least the newest message),
+# counting each message as its preview: with HTML escaping at most 6 bytes a character, the
+# welcome frame stays under daphne's 1 MB message limit whatever the messages hold.
+SNAPSHOT_MAX_CHARS = env.int("SNAPSHOT_MAX_CHARS", default=120_000)
+# Longer messages show their first this many characters in snapshots and on the page, with
+# "Show more" (GET /chats/<id>/messages/<message_id>/ or the same under /api/).
+MESSAGE_PREVIEW_CHARS = env.int("MESSAGE_PREVIEW_CHARS", default=10_000)
 # A connection whose unsent output exceeds this many bytes is dropped (slow reader);
 # it catches up from the snapshot when it reconnects.
 WS_MAX_BUFFERED_BYTES = env.int("WS_MAX_BUFFERED_BYTES", default=1_048_576)
