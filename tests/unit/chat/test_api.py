@@ -121,3 +121,34 @@ def test_every_write_needs_the_csrf_token(personas: list) -> None:
     url = f"/api/chats/{created.json()['id']}/"
     assert client.patch(url, "{}", "application/json").status_code == 403
     assert client.delete(url).status_code == 403
+
+
+def test_long_messages_are_previews_with_the_whole_text_one_request_away(
+    client: Client, personas: list, settings: object
+) -> None:
+    settings.MESSAGE_PREVIEW_CHARS = 100  # type: ignore[attr-defined]
+    chat = new_chat(client)
+    long = Message.objects.create(
+        chat_id=chat["id"], role="assistant", content="Life before death. " * 50, position=2
+    )
+    detail = client.get(f"/api/chats/{chat['id']}/").json()
+    shown = detail["messages"][-1]
+    assert (len(shown["content"]), shown["truncated"]) == (100, True)
+    whole = client.get(f"/api/chats/{chat['id']}/messages/{long.pk}/").json()
+    assert whole["content"] == long.content
+    assert "truncated" not in whole
+    page = client.get(f"/chats/{chat['id']}/").content.decode()
+    assert f'hx-get="/chats/{chat["id"]}/messages/{long.pk}/"' in page  # Show more
+    fragment = client.get(f"/chats/{chat['id']}/messages/{long.pk}/").content.decode()
+    assert fragment.count("Life before death.") == 50
+    assert "Show more" not in fragment
+
+
+@pytest.mark.parametrize("message_id", ["999999", "²", "x"])
+def test_a_message_that_is_not_in_the_chat_is_refused(
+    client: Client, personas: list, message_id: str
+) -> None:
+    chat = new_chat(client)
+    response = client.get(f"/api/chats/{chat['id']}/messages/{message_id}/")
+    assert response.status_code in (400, 404)
+    assert response.json()["error"]["code"] in ("bad_request", "not_found")
