@@ -28,7 +28,12 @@ $(VENV)/.test-deps: $(VENV)/.run-deps requirements-dev.txt
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.run-deps
+# DEBUG is off unless asked for. `make run` serves http://127.0.0.1, a development
+# machine, so it asks: a .env with DEBUG=1 (written once; delete it for production).
+.env:
+	printf '# Written by make run: development mode on this machine. Delete for production.\nDEBUG=1\n' > $@
+
+setup: $(VENV)/.run-deps .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_personas
@@ -50,7 +55,7 @@ system-deps:
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
 # The whole suite twice: on the defaults (SQLite, in-memory layer), then on PostgreSQL and
 # the Redis channel layer, so both deployments are proven. The browser tests run their own

@@ -402,6 +402,7 @@ async def s7_embedded(ctx: dict[str, Any]) -> dict[str, Any]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "stormchat.settings",
+        "DEBUG": "1",
         "DATABASE_URL": ctx["database_url"],
     }
     raw = subprocess.run(  # noqa: ASYNC221 - nothing else runs while it measures

@@ -15,11 +15,14 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A local .env is a convenience for operators; real deployments set the environment.
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env is a convenience for operators (`make run` writes one with DEBUG=1 for a
+# development machine); real deployments set the environment. ENV_FILE="" reads none.
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).exists():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: a debug page shows settings, cookies and tracebacks to anyone.
+DEBUG = env.bool("DEBUG", default=False)
 # The development default is only usable with DEBUG on; production must set SECRET_KEY.
 SECRET_KEY = env.str(
     "SECRET_KEY",
@@ -283,11 +286,21 @@ WS_MAX_BUFFERED_BYTES = env.int("WS_MAX_BUFFERED_BYTES", default=1_048_576)
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=65_536)
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
 
+# Error reports and debug pages hide credentials inside URLs (LLM_BASE_URL=https://u:p@...)
+# and cookies, beside Django's own list of secret-looking settings; so do the logs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "stormchat.redaction.RedactingReporterFilter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "stormchat.redaction.RedactingLogFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs every request URL at INFO; per-token streaming makes that noise, not news.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},

@@ -269,6 +269,7 @@ async def test_regenerate_replaces_the_last_reply(
     await client.receive()
     await client.send(type="chat", content="Hi")
     first = (await client.receive_until("complete"))[-1]["message"]
+    await client.receive_until("title")  # the first exchange's title, written after it
     await client.send(type="regenerate")
     events = await client.receive_until("complete")
     ack = events[0]  # the turn is acknowledged before anything else of it

@@ -36,7 +36,7 @@ print(asyncio.run(roundtrip()))
 
 @pytest.mark.services
 def test_postgresql_redis_layer_and_cache_work_together(service_urls: dict[str, str]) -> None:
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "stormchat.settings"}
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "stormchat.settings", "DEBUG": "1"}
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         env=env | service_urls,

@@ -21,7 +21,7 @@ PROBE = (
 
 
 def settings_with(**env: str) -> dict[str, object]:
-    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "stormchat.settings"}
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "stormchat.settings", "ENV_FILE": ""}
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         env=base | env,
@@ -33,9 +33,13 @@ def settings_with(**env: str) -> dict[str, object]:
     return json.loads(result.stdout)
 
 
-def test_defaults_are_development_sqlite_in_memory_and_local_model() -> None:
-    s = settings_with()
-    assert s["debug"] is True
+def test_debug_is_off_unless_asked_for() -> None:
+    assert settings_with(SECRET_KEY="x" * 50)["debug"] is False
+    assert settings_with(DEBUG="1")["debug"] is True
+
+
+def test_defaults_are_sqlite_in_memory_and_local_model() -> None:
+    s = settings_with(DEBUG="1")
     assert s["db"] == "django.db.backends.sqlite3"
     assert s["layer"] == "stormchat.layers.LocalChannelLayer"
     assert s["cache"] == "django.core.cache.backends.locmem.LocMemCache"
@@ -45,6 +49,7 @@ def test_defaults_are_development_sqlite_in_memory_and_local_model() -> None:
 
 def test_urls_switch_to_postgresql_and_redis() -> None:
     s = settings_with(
+        DEBUG="1",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/stormchat",
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
@@ -56,7 +61,7 @@ def test_urls_switch_to_postgresql_and_redis() -> None:
 
 def test_production_requires_a_secret_key() -> None:
     with pytest.raises(subprocess.CalledProcessError) as error:
-        settings_with(DEBUG="0")
+        settings_with()
     assert "SECRET_KEY" in error.value.stderr
     s = settings_with(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="chat.example.com")
     assert s["debug"] is False

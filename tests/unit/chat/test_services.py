@@ -124,7 +124,11 @@ def test_reap_generations_command(chat: Chat) -> None:
 
 
 def test_a_starting_server_reaps_orphans(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
     run = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*run, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
     subprocess.run([*run, "seed_personas"], env=env, cwd=ROOT, check=True, capture_output=True)

@@ -73,7 +73,11 @@ def test_seed_command_reports_and_is_idempotent() -> None:
 
 
 def test_seed_command_runs_as_a_subprocess(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "PATH": "/usr/bin:/bin"}
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "1",
+    }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     result = subprocess.run(
