@@ -6,4 +6,4 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 
-from stormchat.settings import *  # noqa: E402, F403
+from stormchat.settings import *  # noqa: F403
