@@ -15,12 +15,14 @@ from django.conf import settings
 
 from chat import actions
 from chat.errors import as_chat_error
-from chat.events import chat_group, owner_group
+from chat.events import auth_group, chat_group, owner_group
 from chat.inputs import number_input, text_input
 from chat.ownership import Owner
 from chat.rendering import HtmlRenderer
 from chat.selectors import chat_get_for_owner
+from chat.sessions import CLOSE_SESSION_ENDED, session_is_current
 from chat.snapshots import chat_snapshot
+from chat.socket_limits import CLOSE_TOO_MANY, FrameBudget, socket_admit, socket_release
 
 # Sent when the chat does not exist or is not the caller's: both look the same.
 CLOSE_NOT_FOUND = 4404
@@ -37,6 +39,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     # None speaks the JSON protocol; the browser page asks for HTML (?format=html).
     renderer: HtmlRenderer | None = None
+    budget: FrameBudget | None = None
+    admitted = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Relay group events (``chat.*``); call the handler of anything else.
@@ -64,8 +68,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if chat is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        if not socket_admit(owner.identity):
+            limit = settings.WS_MAX_SOCKETS_PER_OWNER
+            await self.send_error("too_many_sockets", f"At most {limit} open chats at once.")
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        self.admitted = True
+        self.budget = FrameBudget()
         self.chat_id = chat.pk
         groups = [chat_group(chat.pk)]
+        if owner.user_id is not None:
+            groups.append(auth_group(owner.user_id))  # told to check after a logout
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if query.get("format") == ["html"]:
             self.renderer = HtmlRenderer(chat)
@@ -77,12 +90,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Leave the groups; any running reply carries on without us."""
+        if self.admitted:
+            socket_release(self.owner.identity)
+            self.admitted = False
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Decode one client frame and act on it; problems become ``error`` events."""
-        if self.chat_id is None:
+        if self.chat_id is None or self.budget is None:
+            return
+        if not self.budget.take():
+            rate = settings.WS_FRAME_RATE
+            await self.send_error("too_many_frames", f"More than {rate:g} frames a second.")
+            await self._end(CLOSE_TOO_MANY)
+            return
+        if not await self._session_is_current():
+            await self._end(CLOSE_SESSION_ENDED)
             return
         raw = text_data if text_data is not None else bytes_data or b""
         size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
@@ -166,23 +190,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         assert self.chat_id is not None
         return self.chat_id
 
+    # --- the session behind the socket ------------------------------------------------
+
+    async def _session_is_current(self) -> bool:
+        session = self.scope.get("session")
+        key = session.session_key if session is not None else None
+        return await database_sync_to_async(session_is_current)(key, self.owner.user_id)
+
+    async def auth_check(self, message: dict[str, Any]) -> None:
+        """The user logged out or changed their password somewhere: is this one still good?"""
+        if self.chat_id is not None and not await self._session_is_current():
+            await self._end(CLOSE_SESSION_ENDED)
+
+    async def _end(self, code: int) -> None:
+        self.chat_id = None
+        await self.close(code=code)
+
     # --- group events, rendered for this client -------------------------------------
 
     async def relay(self, event: dict[str, Any]) -> None:
-        """Send a group event to this client, unless it has stopped reading."""
-        buffered = self.scope.get("stormchat.buffered_bytes")
-        if buffered is not None and buffered() > settings.WS_MAX_BUFFERED_BYTES:
-            # A client that stopped reading is dropped rather than buffered without
-            # bound; it catches up from the snapshot when it reconnects.
-            self.scope["stormchat.abort"]()
-            return
+        """Send a group event to this client."""
         kind = event["type"].removeprefix("chat.")
         if kind == "deleted" and event["chat_id"] != str(self.chat_id):
             return  # another chat of the owner (HTML sockets hear the owner's group)
         await self.deliver(kind, event)
         if kind == "deleted":
-            self.chat_id = None
-            await self.close(code=CLOSE_NOT_FOUND)
+            await self._end(CLOSE_NOT_FOUND)
 
     async def deliver(self, kind: str, event: dict[str, Any]) -> None:
         """Render an event for this client: JSON, or HTML for the browser page."""
@@ -193,6 +226,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif kind not in ("listed", "unlisted"):
             payload = {k: v for k, v in event.items() if k not in ("type", "eid", "at")}
             await self.send_json({"type": kind, **payload})
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        """Send a frame, unless the client has stopped reading: every frame (events,
+        errors, pongs) goes through this check."""
+        buffered = self.scope.get("stormchat.buffered_bytes")
+        if buffered is not None and buffered() > settings.WS_MAX_BUFFERED_BYTES:
+            # A client that stopped reading is dropped rather than buffered without
+            # bound; it catches up from the snapshot when it reconnects.
+            self.scope["stormchat.abort"]()
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=orjson.dumps(payload).decode())

@@ -45,6 +45,12 @@ def owner_group(owner: Owner) -> str:
     return f"owner.s{digest}"
 
 
+def auth_group(user_id: int) -> str:
+    """Every socket of this user, told to check its session after a logout or password
+    change."""
+    return f"auth.u{user_id}"
+
+
 def control_group(chat_id: uuid.UUID | str) -> str:
     """The run writing this chat's reply listens here for ``stop``, in any process."""
     return f"run-control.{chat_id}"
@@ -122,6 +128,12 @@ def unlisted_event(chat_id: uuid.UUID) -> Event:
 def deleted_event(chat_id: uuid.UUID) -> Event:
     """The chat was deleted: its connections are told, then closed with 4404."""
     return _event("deleted", chat_id=str(chat_id))
+
+
+def session_check_request() -> Event:
+    """Asks a user's sockets to check their session is still good (closed with 4401 if
+    not): sent after a logout or a password change."""
+    return {"type": "auth.check"}
 
 
 def stop_request() -> Event:

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from chat.events import auth_group, publish_on_commit, session_check_request
 from chat.services import chats_claim
 from stormchat.limits import Decision, attempt, client_ip, limit_for
 
@@ -63,6 +64,36 @@ class LoginView(auth_views.LoginView):
         return response
 
 
+def sessions_changed(user_id: int) -> None:
+    """Tell the user's open sockets to check their session: those whose session ended
+    (this logout) or whose auth hash is stale (a password change elsewhere) close."""
+    publish_on_commit(auth_group(user_id), session_check_request())
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout; the sockets opened with the ended session close (4401)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Log out (the session is gone after this), then tell the user's sockets."""
+        user_id = request.user.pk
+        response = super().post(request, *args, **kwargs)
+        if user_id is not None:
+            sessions_changed(user_id)
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change; sockets of the user's other sessions close (4401)."""
+
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        """Change the password (this session stays valid), then tell the sockets."""
+        response = super().form_valid(form)
+        sessions_changed(self.request.user.pk)
+        return response
+
+
 @sensitive_post_parameters("password1", "password2")
 @csrf_protect
 @never_cache
@@ -92,11 +123,11 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("signup/", signup, name="signup"),
     path(
         "password/",
-        auth_views.PasswordChangeView.as_view(success_url=reverse_lazy("password_change_done")),
+        PasswordChangeView.as_view(),
         name="password_change",
     ),
     path(

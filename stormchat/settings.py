@@ -285,6 +285,12 @@ WS_MAX_BUFFERED_BYTES = env.int("WS_MAX_BUFFERED_BYTES", default=1_048_576)
 # The largest WebSocket frame accepted from a client, and the longest chat message.
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=65_536)
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
+# Each socket may send this many frames a second, in bursts of up to WS_FRAME_BURST; past
+# that it is told `too_many_frames` and closed (4429). Each user or anonymous session may
+# hold this many sockets per server process (`too_many_sockets`, 4429).
+WS_FRAME_RATE = env.float("WS_FRAME_RATE", default=10.0)
+WS_FRAME_BURST = env.int("WS_FRAME_BURST", default=40)
+WS_MAX_SOCKETS_PER_OWNER = env.int("WS_MAX_SOCKETS_PER_OWNER", default=30)
 
 # Error reports and debug pages hide credentials inside URLs (LLM_BASE_URL=https://u:p@...)
 # and cookies, beside Django's own list of secret-looking settings; so do the logs.

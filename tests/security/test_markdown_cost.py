@@ -11,6 +11,7 @@ the issue's own: another user's API answers and stream gaps stay under 0.5 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.llm_server import Reply, Request, openai_sse, paced, serve_in_thread
 
@@ -130,3 +132,19 @@ async def test_a_markdown_table_attack_does_not_stall_anyone_else(server: str) -
     for page in pages:
         await page.close()
     await sender.close()
+
+
+async def test_a_flood_of_frames_is_cut_off_and_costs_nothing_after(server: str) -> None:
+    """100,000 empty frames from a client that never reads: before, daphne grew 9 MB and
+    answered every one; now the socket is closed once it is over its frame budget."""
+    chat_id, cookie = await visitor(server)
+    flood = await socket(server, chat_id, cookie)
+    with contextlib.suppress(ConnectionClosed):
+        for _ in range(100_000):
+            await flood.send("{}")
+    with contextlib.suppress(ConnectionClosed):
+        async for _frame in flood:  # the errors sent before the close, then the close
+            pass
+    assert flood.close_code == 4429
+    async with socket(server, chat_id, cookie) as fresh:  # the server carries on
+        assert json.loads(await fresh.recv())["type"] == "welcome"
