@@ -122,10 +122,16 @@ class InternalError(ChatError):
 
 
 class BackendError(ChatError):
-    """A generation could not be completed. ``code`` is stable; ``message`` is for people."""
+    """A generation could not be completed. ``code`` is stable; ``message`` is for people
+    and names the problem, never an address; ``detail`` (host, OS error) is for operators:
+    logs, ``llm_check`` and staff's ``/health``."""
 
     code = "backend_error"
     http_status = 502
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class BackendUnreachable(BackendError):

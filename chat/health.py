@@ -54,6 +54,8 @@ async def _llm_reachable(backend: Backend) -> dict[str, Any]:
         }
     except BackendError as error:
         result = {"ok": False, "backend": backend.name, "code": error.code, "error": error.message}
+        if error.detail:
+            result["detail"] = error.detail
     except TimeoutError:
         result = {"ok": False, "backend": backend.name, "code": "backend_timeout"}
     _llm_cache[backend.name] = (time.monotonic() + LLM_CHECK_TTL, result)
@@ -68,7 +70,9 @@ async def _guard(check: Any) -> dict[str, Any]:
 
 
 async def health(request: HttpRequest) -> JsonResponse:
-    """The state of each dependency; 200 when all are up, else 503."""
+    """200 when every dependency is up, else 503. Anyone sees the status and which checks
+    passed; staff also see the details (backends, models, errors and addresses), which
+    operators otherwise find with ``llm_check`` and in the logs."""
     database, layer, llm = await asyncio.gather(
         _guard(database_sync_to_async(_database)()),
         _guard(_channel_layer()),
@@ -76,4 +80,7 @@ async def health(request: HttpRequest) -> JsonResponse:
     )
     checks = {"database": database, "channel_layer": layer, "llm": llm}
     ok = all(check["ok"] for check in checks.values())
+    user = await request.auser()
+    if not user.is_staff:
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     return JsonResponse({"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
@@ -28,7 +29,7 @@ from django.conf import settings
 
 from chat import events
 from chat.backends.base import Backend, ChatMessage, GenerationOptions, GenerationSummary
-from chat.errors import as_chat_error
+from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
 from chat.live import LiveReply, live_delete, live_set
 from chat.models import Chat, Message
@@ -40,6 +41,8 @@ from chat.titles import title_chat
 from stormchat.text import without_nul
 
 HEARTBEAT_SECONDS = 1.0
+
+logger = logging.getLogger(__name__)
 
 # Prompts are built (tokens counted) on one thread of their own, off the event loop and
 # the database thread, in the order turns were saved: so replies join the embedded
@@ -238,6 +241,10 @@ class ReplyRun:
         if error is not None:
             status = Message.Status.FAILED
             failure = as_chat_error(error)
+            if isinstance(failure, BackendError):  # for operators: what and where
+                logger.warning(
+                    "reply %s failed: %s %s", self.message_id, failure.code, failure.detail
+                )
             error_text = failure.message
             event = events.error_event(error=failure, message_id=self.message_id)
             await self.layer.group_send(self.group, event)

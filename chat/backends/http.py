@@ -185,17 +185,20 @@ class HttpBackend(Backend):
             ) from None
         except httpx.ConnectError as error:
             raise BackendUnreachable(
-                f"{self.label} at {httpx.URL(url).host} cannot be reached ({error}). "
-                "Is it running, and is LLM_BASE_URL right?"
+                f"{self.label} cannot be reached. Is it running, and is LLM_BASE_URL right?",
+                detail=f"{httpx.URL(url).host}: {error}",
             ) from None
         except httpx.TimeoutException:
             raise BackendTimeout(f"{self.label} timed out. Try again.") from None
         except (httpx.RemoteProtocolError, httpx.ReadError) as error:
             raise BackendProtocolError(
-                f"{self.label} closed the connection in the middle of the reply ({error})."
+                f"{self.label} closed the connection in the middle of the reply.",
+                detail=str(error),
             ) from None
         except httpx.TransportError as error:
-            raise BackendUnreachable(f"{self.label} could not be reached ({error}).") from None
+            raise BackendUnreachable(
+                f"{self.label} could not be reached.", detail=f"{httpx.URL(url).host}: {error}"
+            ) from None
 
     async def sse_objects(
         self, url: str, *, payload: dict[str, Any], model: str
@@ -236,8 +239,8 @@ class HttpBackend(Backend):
             raise BackendTimeout(f"{self.label} did not answer in time.") from None
         except httpx.TransportError as error:
             raise BackendUnreachable(
-                f"{self.label} cannot be reached ({error}). Is it running, and is "
-                "LLM_BASE_URL right?"
+                f"{self.label} cannot be reached. Is it running, and is LLM_BASE_URL right?",
+                detail=f"{httpx.URL(url).host}: {error}",
             ) from None
         if response.status_code >= 400:
             raise error_for_status(self.label, self.model, response, response.content)

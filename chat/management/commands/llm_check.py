@@ -45,7 +45,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{key:>9}: {value}")
             asyncio.run(self.probe(chosen, model=model, max_tokens=max_tokens))
         except BackendError as error:
-            raise CommandError(f"{error.code}: {error.message}") from None
+            detail = f" ({error.detail})" if error.detail else ""
+            raise CommandError(f"{error.code}: {error.message}{detail}") from None
 
     async def probe(self, backend: Backend, *, model: str, max_tokens: int) -> None:
         """Probe reachability and models, then time a short generation."""

@@ -90,7 +90,7 @@ def test_failures_exit_non_zero_with_one_clear_line(settings: Settings, kaladin:
 def manage(*args: str, stdin: str | None = None, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        env={"PATH": os.environ["PATH"], **env},
+        env={"PATH": os.environ["PATH"], "DEBUG": "1", **env},
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -102,7 +102,7 @@ def manage(*args: str, stdin: str | None = None, **env: str) -> subprocess.Popen
 @pytest.fixture
 def database(tmp_path: Path) -> dict[str, str]:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
-    prepare_database({"PATH": os.environ["PATH"], **env})
+    prepare_database({"PATH": os.environ["PATH"], "DEBUG": "1", **env})
     return env
 
 
@@ -135,8 +135,11 @@ def test_ctrl_c_stops_a_reply_and_keeps_what_was_written(database: dict[str, str
     assert "word199" not in seen + out
     check = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "export_chats", "--format", "markdown"],
-        env={"PATH": os.environ["PATH"], **database}, cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        env={"PATH": os.environ["PATH"], "DEBUG": "1", **database},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert "*(cancelled)*" in check.stdout
     assert "word3" in check.stdout
 

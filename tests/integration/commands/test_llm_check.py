@@ -28,7 +28,7 @@ def openai_router(request: Request) -> Reply:
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ["PATH"], "DATABASE_URL": "sqlite:///:memory:"}
+    base = {"PATH": os.environ["PATH"], "DEBUG": "1", "DATABASE_URL": "sqlite:///:memory:"}
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         env=base | env,

@@ -124,9 +124,12 @@ def test_import_refuses_bad_lines_clearly(tmp_path: Path, kaladin: Persona) -> N
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        env={"PATH": os.environ["PATH"], **env}, cwd=ROOT, capture_output=True, text=True,
+        env={"PATH": os.environ["PATH"], "DEBUG": "1", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_the_commands_as_subprocesses(tmp_path: Path) -> None:
