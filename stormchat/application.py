@@ -6,22 +6,23 @@ from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 
 def build_application() -> Any:
-    """HTTP through Django; WebSockets through origin check, auth, and the chat routes."""
+    """HTTP through Django; WebSockets through the exact origin check, auth, and the chat
+    routes."""
     django_asgi_app = get_asgi_application()
     # Imported after Django is set up, since the consumers import models.
     from stormchat.backpressure import BackpressureMiddleware
+    from stormchat.origins import SameOriginValidator
     from stormchat.routing import websocket_urlpatterns
 
     return ProtocolTypeRouter(
         {
             "http": django_asgi_app,
             "websocket": BackpressureMiddleware(
-                AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+                SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
             ),
         }
     )

@@ -38,7 +38,11 @@ def chat_socket(
     return WebsocketCommunicator(
         application,
         f"/ws/chats/{chat_id}/" + ("?format=html" if html else ""),
-        headers=[(b"origin", origin), (b"cookie", f"sessionid={session_key}".encode())],
+        headers=[
+            (b"host", b"localhost"),
+            (b"origin", origin),
+            (b"cookie", f"sessionid={session_key}".encode()),
+        ],
     )
 
 

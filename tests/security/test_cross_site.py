@@ -24,20 +24,71 @@ def visitor(personas: list[Persona]) -> tuple[Client, Chat]:
     return client, chat_create(owner=owner, persona=Persona.objects.get(slug="kaladin"))
 
 
+def socket(client: Client, chat: Chat, origin: bytes | None, host: bytes) -> WebsocketCommunicator:
+    headers = [
+        (b"host", host),
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+    ]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    return WebsocketCommunicator(application, f"/ws/chats/{chat.pk}/", headers=headers)
+
+
 @pytest.mark.parametrize(
     "origin",
-    [b"https://evil.example", b"http://localhost.evil.example", b"null", None],
+    [
+        b"https://evil.example",
+        b"http://localhost.evil.example",
+        b"null",
+        None,
+        # The same host name is not the same origin: another port, scheme or kind of app.
+        b"http://127.0.0.1:1",
+        b"https://127.0.0.1:8000",
+        b"chrome-extension://127.0.0.1",
+        b"http://LOCALHOST:9",
+        b"http://127.0.0.1:8000/path",
+        b"http://127.0.0.1:notaport",
+    ],
 )
 async def test_a_socket_from_another_origin_is_refused_even_with_the_cookie(
     visitor: tuple[Client, Chat], origin: bytes | None
 ) -> None:
     client, chat = visitor
-    headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
-    if origin is not None:
-        headers.append((b"origin", origin))
-    ws = WebsocketCommunicator(application, f"/ws/chats/{chat.pk}/", headers=headers)
-    connected, _ = await ws.connect()
+    connected, _ = await socket(client, chat, origin, b"127.0.0.1:8000").connect()
     assert not connected
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000"),
+        (b"http://LOCALHOST", b"localhost"),  # host names compare without case
+        (b"https://chat.example.com", b"127.0.0.1:8000"),  # in CSRF_TRUSTED_ORIGINS
+    ],
+)
+async def test_the_sites_own_origin_is_accepted(
+    visitor: tuple[Client, Chat], origin: bytes, host: bytes, settings: object
+) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com"]  # type: ignore[attr-defined]
+    client, chat = visitor
+    ws = socket(client, chat, origin, host)
+    connected, _ = await ws.connect()
+    assert connected
+    await ws.disconnect()
+
+
+async def test_behind_a_tls_proxy_the_https_origin_is_the_sites(
+    visitor: tuple[Client, Chat], settings: object
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # type: ignore[attr-defined]
+    client, chat = visitor
+    ws = socket(client, chat, b"https://localhost", b"localhost")
+    ws.scope["headers"].append((b"x-forwarded-proto", b"https"))
+    connected, _ = await ws.connect()
+    assert connected
+    await ws.disconnect()
+    plain = socket(client, chat, b"https://localhost", b"localhost")  # no proxy header
+    assert not (await plain.connect())[0]
 
 
 def test_every_write_needs_the_csrf_token(visitor: tuple[Client, Chat]) -> None:
