@@ -55,6 +55,7 @@ MIDDLEWARE = [
     # First, so its Server-Timing figure covers every other middleware and the view.
     "stormchat.timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "stormchat.privacy.PrivatePagesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
