@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from chat import events, services
 from chat.backends.registry import backend_for_persona
-from chat.errors import NotFound, NotStreaming, RateLimited
+from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.runs import ReplyJob, start_reply
@@ -48,9 +48,18 @@ def _owned(owner: Owner, chat_id: uuid.UUID | str) -> Chat:
 # --- chats -----------------------------------------------------------------------------
 
 
-def chat_create(*, owner: Owner, persona: Persona, greeting: int = 0) -> Chat:
-    """Start a chat on the persona's greeting (or an alternate, by index). Publishes
-    ``listed``."""
+def chat_create(
+    *, owner: Owner, persona: Persona, greeting: int = 0, address: str | None = None
+) -> Chat:
+    """Start a chat on the persona's greeting (or an alternate, by index). An anonymous
+    owner's new chats also count against their ``address``. Publishes ``listed``."""
+    if owner.user_id is None and address is not None:
+        decision = attempt(limit_for("anon_chats"), address)
+        if not decision.allowed:
+            raise TooManyChats(
+                "Too many new chats from your address. Sign up, or try again in "
+                f"{decision.retry_after} s."
+            )
     with transaction.atomic():
         chat = services.chat_create(owner=owner, persona=persona, greeting=greeting)
         events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
@@ -110,6 +119,7 @@ async def turn_send(
     content: str,
     backend_name: str | None = None,
     rate_limited: bool = True,
+    address: str | None = None,
 ) -> ReplyJob:
     """Send a message; the persona answers. The run publishes ``ack``, ``listed``,
     ``queued`` (embedded model, when it must wait), ``stream``..., then ``complete``."""
@@ -119,6 +129,7 @@ async def turn_send(
         chat_id=chat_id,
         backend_name=backend_name,
         rate_limited=rate_limited,
+        address=address,
         content=content,
     )
 
@@ -129,6 +140,7 @@ async def turn_regenerate(
     chat_id: uuid.UUID | str,
     backend_name: str | None = None,
     rate_limited: bool = True,
+    address: str | None = None,
 ) -> ReplyJob:
     """Write the last reply again (its ``ack`` lists the replaced reply as removed)."""
     return await _turn(
@@ -137,6 +149,7 @@ async def turn_regenerate(
         chat_id=chat_id,
         backend_name=backend_name,
         rate_limited=rate_limited,
+        address=address,
     )
 
 
@@ -148,6 +161,7 @@ async def turn_edit(
     content: str,
     backend_name: str | None = None,
     rate_limited: bool = True,
+    address: str | None = None,
 ) -> ReplyJob:
     """Change a user message, drop what followed it, and answer it again."""
     return await _turn(
@@ -156,6 +170,7 @@ async def turn_edit(
         chat_id=chat_id,
         backend_name=backend_name,
         rate_limited=rate_limited,
+        address=address,
         content=content,
         message_id=message_id,
     )
@@ -188,13 +203,14 @@ def _save_turn(
     chat_id: uuid.UUID | str,
     backend_name: str | None,
     rate_limited: bool,
+    address: str | None = None,
     content: str = "",
     message_id: int | None = None,
 ) -> ReplyJob:
     """Count the attempt, save the turn and read what its prompt is built from. Blocking;
     raises ChatError subclasses. No model work happens here: the run counts tokens."""
     if rate_limited:
-        _count_attempt(owner)
+        _count_attempt(owner, address)
     if kind != "regenerate":
         logger.debug("%s in chat %s: %r", kind, chat_id, content)
     chat = chat_for_turn(chat_id=chat_id, owner=owner)
@@ -225,14 +241,18 @@ def _save_turn(
     )
 
 
-def _count_attempt(owner: Owner) -> None:
-    """Count one attempt to start a reply; RateLimited past RATE_LIMITS["messages"].
+def _count_attempt(owner: Owner, address: str | None) -> None:
+    """Count one attempt to start a reply; RateLimited past RATE_LIMITS["messages"] (per
+    owner) or, for an anonymous owner, past RATE_LIMITS["anon_messages"] (per address).
 
     Every attempt counts, including ones refused later (busy, too long), so retrying in a
     loop does not get around the limit.
     """
     limit = limit_for("messages")
     decision = attempt(limit, owner.identity)
+    if decision.allowed and owner.user_id is None and address is not None:
+        limit = limit_for("anon_messages")
+        decision = attempt(limit, address)
     if not decision.allowed:
         raise RateLimited(
             f"That is more than {limit.count} messages in {limit.window:g} seconds. "

@@ -28,7 +28,9 @@ from chat.selectors import (
     chat_messages_window,
     message_in_chat,
 )
+from chat.visitors import owner_for_writing
 from personas.selectors import persona_get_active, persona_list_active
+from stormchat.limits import client_ip
 
 
 def error_response(status: int, code: str, message: str, **fields: object) -> JsonResponse:
@@ -74,7 +76,6 @@ def personas(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 def chats(request: HttpRequest) -> JsonResponse:
     """``GET``: the caller's chats, newest first, paginated. ``POST``: start a chat."""
-    owner = Owner.from_request(request)
     if request.method == "POST":
         data = json_body(request)
         slug = data.get("persona") if data else None
@@ -83,10 +84,16 @@ def chats(request: HttpRequest) -> JsonResponse:
             return error_response(400, "unknown_persona", 'Send {"persona": "<slug>"}.')
         try:
             greeting = number_input(data.get("greeting", 0), what="greeting", low=-(10**6))
-            chat = actions.chat_create(owner=owner, persona=persona, greeting=greeting)
+            chat = actions.chat_create(
+                owner=owner_for_writing(request),
+                persona=persona,
+                greeting=greeting,
+                address=client_ip(request),
+            )
         except ChatError as error:
             return refused(error)
         return JsonResponse(chat_detail(chat), status=201)
+    owner = Owner.from_request(request)
     offset = int_param(request, "offset", 0, low=0, high=10**9)
     limit = int_param(request, "limit", 20, low=1, high=100)
     page = chat_list_for_owner(
@@ -165,7 +172,12 @@ async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
     data = json_body(request) or {}
     try:
         content = text_input(data.get("content"))
-        job = await actions.turn_send(owner=await _owner(request), chat_id=chat_id, content=content)
+        job = await actions.turn_send(
+            owner=await _owner(request),
+            chat_id=chat_id,
+            content=content,
+            address=client_ip(request),
+        )
     except ChatError as error:
         return refused(error)
     return accepted(job)
@@ -182,7 +194,11 @@ async def chat_message(request: HttpRequest, chat_id: str, message_id: str) -> J
         number = number_input(message_id, what="message_id")
         content = text_input(data.get("content"))
         job = await actions.turn_edit(
-            owner=await _owner(request), chat_id=chat_id, message_id=number, content=content
+            owner=await _owner(request),
+            chat_id=chat_id,
+            message_id=number,
+            content=content,
+            address=client_ip(request),
         )
     except ChatError as error:
         return refused(error)
@@ -205,7 +221,9 @@ def _message_in_full(request: HttpRequest, chat_id: str, message_id: str) -> Jso
 async def chat_regenerate(request: HttpRequest, chat_id: str) -> JsonResponse:
     """``POST /api/chats/<id>/regenerate/``: write the last reply again."""
     try:
-        job = await actions.turn_regenerate(owner=await _owner(request), chat_id=chat_id)
+        job = await actions.turn_regenerate(
+            owner=await _owner(request), chat_id=chat_id, address=client_ip(request)
+        )
     except ChatError as error:
         return refused(error)
     return accepted(job)

@@ -138,16 +138,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_chat(self, data: dict[str, Any]) -> None:
         content = text_input(data.get("content"))
-        await actions.turn_send(owner=self.owner, chat_id=self._chat_id(), content=content)
+        await actions.turn_send(
+            owner=self.owner, chat_id=self._chat_id(), content=content, address=self._address()
+        )
 
     async def on_regenerate(self, data: dict[str, Any]) -> None:
-        await actions.turn_regenerate(owner=self.owner, chat_id=self._chat_id())
+        await actions.turn_regenerate(
+            owner=self.owner, chat_id=self._chat_id(), address=self._address()
+        )
 
     async def on_edit(self, data: dict[str, Any]) -> None:
         message_id = number_input(data.get("message_id"), what="message_id")
         content = text_input(data.get("content"))
         await actions.turn_edit(
-            owner=self.owner, chat_id=self._chat_id(), message_id=message_id, content=content
+            owner=self.owner,
+            chat_id=self._chat_id(),
+            message_id=message_id,
+            content=content,
+            address=self._address(),
         )
 
     async def on_stop(self, data: dict[str, Any]) -> None:
@@ -185,6 +193,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "delete": on_delete,
         "ping": on_ping,
     }
+
+    def _address(self) -> str | None:
+        client = self.scope.get("client")
+        return str(client[0]) if client else None
 
     def _chat_id(self) -> uuid.UUID:
         assert self.chat_id is not None

@@ -29,12 +29,11 @@ class Owner:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Owner:
-        """The owner behind an HTTP request, creating the anonymous session if needed."""
+        """The owner behind an HTTP request. Never creates a session: a visitor who has
+        done nothing owns nothing (chat/visitors.py gives one to a visitor who writes)."""
         if request.user.is_authenticated:
             return cls(user_id=request.user.pk)
-        if not request.session.session_key:
-            request.session.create()
-        return cls(session_key=request.session.session_key)
+        return cls(session_key=request.session.session_key or None)
 
     @classmethod
     def from_scope(cls, scope: dict[str, Any]) -> Owner:

@@ -20,7 +20,9 @@ from chat.selectors import (
     chat_list_for_owner,
     message_in_chat,
 )
+from chat.visitors import owner_for_writing
 from personas.selectors import persona_get_active, persona_list_active
+from stormchat.limits import client_ip
 
 CHAT_PAGE_SIZE = 20
 
@@ -47,8 +49,7 @@ def refused(error: ChatError) -> HttpResponse:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The persona gallery. A first visit gets its anonymous session here."""
-    Owner.from_request(request)
+    """The persona gallery (no session is made for looking)."""
     return render(request, "personas/gallery.html", {"personas": persona_list_active()})
 
 
@@ -59,7 +60,9 @@ def chat_new(request: HttpRequest) -> HttpResponse:
     if persona is None:
         raise Http404("No such persona.")
     try:
-        chat = actions.chat_create(owner=Owner.from_request(request), persona=persona)
+        chat = actions.chat_create(
+            owner=owner_for_writing(request), persona=persona, address=client_ip(request)
+        )
     except ChatError as error:
         context = {"personas": persona_list_active(), "error": error.message}
         return render(request, "personas/gallery.html", context, status=error.http_status)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_http_methods
 
 from chat.events import auth_group, publish_on_commit, session_check_request
 from chat.services import chats_claim
+from chat.visitors import session_made_here
 from stormchat.limits import Decision, attempt, client_ip, limit_for
 
 
@@ -57,8 +59,11 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        """Log in (which renews the session key), then claim the old session's chats."""
-        anonymous_key = self.request.session.session_key
+        """Log in (which renews the session key), then claim the old session's chats, if
+        this browser made that session."""
+        anonymous_key = (
+            self.request.session.session_key if session_made_here(self.request) else None
+        )
         response = super().form_valid(form)
         chats_claim(session_key=anonymous_key, user_id=form.get_user().pk)
         return response
@@ -68,6 +73,21 @@ def sessions_changed(user_id: int) -> None:
     """Tell the user's open sockets to check their session: those whose session ended
     (this logout) or whose auth hash is stale (a password change elsewhere) close."""
     publish_on_commit(auth_group(user_id), session_check_request())
+
+
+def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponseBase:
+    """The admin's login, with the same per-address limit as the site's own."""
+    if request.method == "POST":
+        decision = auth_attempt(request)
+        if not decision.allowed:
+            response = HttpResponse(
+                f"Too many attempts from your address. Try again in {decision.retry_after} s.",
+                status=429,
+                content_type="text/plain",
+            )
+            response["Retry-After"] = str(decision.retry_after)
+            return response
+    return admin.site.login(request, extra_context)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -112,7 +132,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, template, {"form": form}, status=400)
     user = form.save()
-    anonymous_key = request.session.session_key
+    anonymous_key = request.session.session_key if session_made_here(request) else None
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     chats_claim(session_key=anonymous_key, user_id=user.pk)
     next_url = request.POST.get("next", "")

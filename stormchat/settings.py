@@ -93,10 +93,25 @@ RATE_LIMITS = {
         env.int("RATE_LIMIT_MESSAGES", default=20),
         env.float("RATE_LIMIT_MESSAGES_WINDOW", default=60),
     ),
-    # Login and signup form posts per client address.
+    # Login and signup form posts (the site's and the admin's) per client address.
     "auth": (
         env.int("RATE_LIMIT_AUTH", default=10),
         env.float("RATE_LIMIT_AUTH_WINDOW", default=60),
+    ),
+    # Per client address, for anonymous visitors: new sessions (one per first chat of a
+    # visitor without a cookie), new chats, and messages. Per-session caps alone are
+    # beaten by starting new sessions.
+    "anon_sessions": (
+        env.int("RATE_LIMIT_ANON_SESSIONS", default=20),
+        env.float("RATE_LIMIT_ANON_SESSIONS_WINDOW", default=3600),
+    ),
+    "anon_chats": (
+        env.int("RATE_LIMIT_ANON_CHATS", default=100),
+        env.float("RATE_LIMIT_ANON_CHATS_WINDOW", default=3600),
+    ),
+    "anon_messages": (
+        env.int("RATE_LIMIT_ANON_MESSAGES", default=60),
+        env.float("RATE_LIMIT_ANON_MESSAGES_WINDOW", default=60),
     ),
 }
 # Chats an anonymous session may keep; signing up lifts the cap.
@@ -116,6 +131,12 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=
 # origin check, against cross-site WebSocket hijacking).
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = env.str("COOKIE_SAMESITE", default="Strict")
 SESSION_COOKIE_HTTPONLY = True
+# Over HTTPS the cookies take the __Host- prefix: the browser then accepts them only from
+# this exact host, over HTTPS, for the whole site, so no sibling subdomain can plant a
+# session (session fixation) or a CSRF cookie.
+if SESSION_COOKIE_SECURE:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 X_FRAME_OPTIONS = "DENY"
 
 # No inline script, anywhere: scripts come only from our own static files. Inline style

@@ -7,7 +7,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from stormchat.accounts import admin_login
+
 urlpatterns = [
+    # Before the admin's own URLs, so its login is rate-limited per address too.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("stormchat.accounts")),
     # Uploaded persona avatars. Only staff can upload, and a self-hosted site has no

@@ -109,8 +109,8 @@ def test_every_write_needs_the_csrf_token(visitor: tuple[Client, Chat]) -> None:
     assert chat.title == ""
 
 
-def test_cookies_are_http_only_and_same_site_strict(client: Client) -> None:
-    response = client.get("/")
-    session, csrf = response.cookies["sessionid"], response.cookies["csrftoken"]
+def test_cookies_are_http_only_and_same_site_strict(client: Client, kaladin: Persona) -> None:
+    csrf = client.get("/").cookies["csrftoken"]
+    session = client.post("/chats/new/", {"persona": "kaladin"}).cookies["sessionid"]
     assert session["httponly"]
     assert session["samesite"] == csrf["samesite"] == "Strict"

@@ -65,8 +65,24 @@ def test_https_pages_carry_hsts_csp_and_strict_secure_cookies(production_site: s
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
     cookies = [v.lower() for k, v in headers.multi_items() if k == "set-cookie"]
-    assert {c.split("=", 1)[0] for c in cookies} == {"csrftoken", "sessionid"}
+    # Looking at the gallery makes no session; the CSRF cookie is host-only (__Host-).
+    assert {c.split("=", 1)[0] for c in cookies} == {"__host-csrftoken"}
+    token = response.cookies["__Host-csrftoken"]
+    created = httpx.post(
+        f"http://{production_site}/chats/new/",
+        data={"persona": "kaladin", "csrfmiddlewaretoken": token},
+        headers={
+            "X-Forwarded-Proto": "https",
+            "Origin": f"https://{production_site}",
+            "Cookie": f"__Host-csrftoken={token}",
+        },
+    )
+    assert created.status_code == 302, created.text
+    cookies += [v.lower() for k, v in created.headers.multi_items() if k == "set-cookie"]
+    assert "__host-sessionid" in {c.split("=", 1)[0] for c in cookies}
     for cookie in cookies:
         assert "secure" in cookie
         assert "samesite=strict" in cookie
-    assert all("httponly" in c for c in cookies if c.startswith("sessionid"))
+        assert "path=/" in cookie
+        assert "domain=" not in cookie
+    assert all("httponly" in c for c in cookies if c.startswith("__host-sessionid"))
