@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from PIL import Image, ImageDraw
 
-from personas.cards import Card, card_json, card_png, png_bytes, read_card
+from personas.cards import Card, CardError, card_json, card_png, png_bytes, read_card
 from personas.models import Persona
 
 CardFormat = Literal["json", "png"]
@@ -32,6 +32,7 @@ def persona_import_card(*, raw: bytes) -> Persona:
     for key in CARD_FIELDS:
         setattr(persona, RENAMED.get(key, key), card.data[key])
     persona.name = persona.name.strip()[: Persona._meta.get_field("name").max_length]
+    _check_lengths(persona)
     persona.tagline = _tagline(card)
     persona.card_extra = {"top": card.extra_top, "data": card.extra_data}
     with transaction.atomic():
@@ -39,6 +40,19 @@ def persona_import_card(*, raw: bytes) -> Persona:
             persona.avatar.save(f"{persona.slug}.png", ContentFile(card.image), save=False)
         persona.save()
     return persona
+
+
+def _check_lengths(persona: Persona) -> None:
+    """CardError for a field longer than its column holds: a clear refusal, the same on
+    every database (PostgreSQL would raise a DataError; SQLite would store it)."""
+    for key in CARD_FIELDS:
+        field = Persona._meta.get_field(RENAMED.get(key, key))
+        value = getattr(persona, field.name)
+        limit = getattr(field, "max_length", None)
+        if limit and isinstance(value, str) and len(value) > limit:
+            raise CardError(
+                f"The card's '{key}' is {len(value):,} characters; at most {limit:,} fit."
+            )
 
 
 def persona_card(persona: Persona) -> Card:

@@ -15,6 +15,8 @@ import binascii
 import io
 import json
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHUNK_KEYWORD = "chara"
 # Real cards are portraits of a few MB at most; anything near this is refused unread.
 MAX_CARD_BYTES = 16 * 1024 * 1024
-MAX_IMAGE_PIXELS = 40_000_000
+# A portrait is at most about 2048 x 4096: decoding is width x height x 4 bytes, checked
+# from the header before any pixel is decoded (a 116 KB PNG declaring 6300 x 6300 would
+# decode to 150 MB).
+MAX_IMAGE_PIXELS = 8_400_000
+# The card's JSON (in a PNG's text chunks, or as a file): lorebooks make real ones a few
+# MB at most. Pillow keeps every text chunk in memory, so the cap applies while it reads.
+MAX_CARD_TEXT_BYTES = 8 * 1024 * 1024
 
 TEXT_FIELDS = (
     "name", "description", "personality", "scenario", "first_mes", "mes_example",
@@ -73,6 +81,11 @@ def read_card(raw: bytes) -> Card:
         return _card_from_json(text, image=image)
     if not raw.strip():
         raise CardError("The file is empty.")
+    if len(raw) > MAX_CARD_TEXT_BYTES:
+        raise CardError(
+            f"The card's JSON is {len(raw) / 1024 / 1024:.1f} MB; cards are limited to "
+            f"{MAX_CARD_TEXT_BYTES // 1024 // 1024} MB of text."
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -82,14 +95,13 @@ def read_card(raw: bytes) -> Card:
 
 def _png_card_text(raw: bytes) -> tuple[str, bytes]:
     """The card JSON from a PNG's ``chara`` chunk, and the image re-encoded without it."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _text_memory(MAX_CARD_TEXT_BYTES):
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(raw)) as probe:
+                _check_size(probe)  # from the header, before anything is decoded
                 probe.verify()  # every chunk's CRC, and the structure
             with Image.open(io.BytesIO(raw)) as image:
-                if image.width * image.height > MAX_IMAGE_PIXELS:
-                    raise CardError("The image is too large to be a character card.")
                 image.load()  # the card chunk usually follows the image data
                 chunks = dict(getattr(image, "text", {}))
                 portrait = png_bytes(image)
@@ -103,6 +115,9 @@ def _png_card_text(raw: bytes) -> tuple[str, bytes]:
             Image.DecompressionBombError,
             Image.DecompressionBombWarning,
         ) as error:
+            if "text chunks" in str(error):  # Pillow's cap on text memory
+                limit = MAX_CARD_TEXT_BYTES // 1024 // 1024
+                raise CardError(f"The card's text is larger than {limit} MB.") from None
             raise CardError(f"The PNG is damaged ({error}).") from None
     if CHUNK_KEYWORD not in chunks:
         raise CardError("The PNG has no character card in it (no 'chara' text chunk).")
@@ -114,6 +129,26 @@ def _png_card_text(raw: bytes) -> tuple[str, bytes]:
         return decoded.decode("utf-8"), portrait
     except UnicodeDecodeError:
         raise CardError("The PNG's card is not UTF-8 text.") from None
+
+
+def _check_size(image: Image.Image) -> None:
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise CardError(
+            f"The image is {width} x {height} pixels; a card's portrait may have at most "
+            f"{MAX_IMAGE_PIXELS:,} pixels."
+        )
+
+
+@contextmanager
+def _text_memory(limit: int) -> Iterator[None]:
+    """Pillow's cap on the text chunks it keeps while reading (a module-wide setting)."""
+    before = PngImagePlugin.MAX_TEXT_MEMORY
+    PngImagePlugin.MAX_TEXT_MEMORY = limit
+    try:
+        yield
+    finally:
+        PngImagePlugin.MAX_TEXT_MEMORY = before
 
 
 def png_bytes(image: Image.Image) -> bytes:

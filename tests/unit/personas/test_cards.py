@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import struct
+import tracemalloc
+import zlib
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from chat.ownership import Owner
 from chat.services import chat_create
 from personas.card_services import persona_export_card, persona_import_card
+from personas.cards import PNG_SIGNATURE as PNG
 from personas.cards import CardError, read_card
 from personas.models import Persona
 from personas.prompts import persona_system_text
@@ -97,6 +101,13 @@ def broken_crc() -> bytes:
     return bytes(png)
 
 
+def huge_png(width: int, height: int) -> bytes:
+    """A PNG whose header declares this size (its pixels are a few bytes of zlib)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (width * 3 + 1) * 64)  # a little real data
+    return PNG + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
 def wrong_spec() -> bytes:
     card = copy.deepcopy(FULL_CARD)
     card["spec"] = "chara_card_v9"
@@ -124,6 +135,21 @@ BAD_CARDS = {
     "not utf-8": (lambda: b"\xff\xfe\x00garbage", "neither a PNG nor UTF-8"),
     "empty": (lambda: b"", "empty"),
     "50 MB": (lambda: b"\x89PNG\r\n\x1a\n" + b"\x00" * (50 * 1024 * 1024), "limited to"),
+    # A 116 KB PNG declaring 6300 x 6300 pixels: refused from its header, never decoded.
+    "huge dimensions": (lambda: huge_png(6300, 6300), "6300 x 6300 pixels"),
+    # Text chunks past the cap are refused while Pillow reads them.
+    "14.6 MB text chunk": (
+        lambda: sillytavern_png(None, payload=b"A" * 14_600_000),
+        "larger than 8 MB",
+    ),
+    "8.5 MB json": (
+        lambda: json_bytes({**FULL_CARD, "data": {**FULL_CARD["data"], "x": "a" * 8_900_000}}),
+        "limited to 8 MB",
+    ),
+    "5,000-character creator": (
+        lambda: json_bytes({**FULL_CARD, "data": {**FULL_CARD["data"], "creator": "c" * 5000}}),
+        "'creator' is 5,000 characters; at most 200 fit",
+    ),
     "bomb chunk": (
         lambda: (
             portrait()[:33] + chunk(b"tEXt", b"chara\x00" + b"A" * 20_000_000) + portrait()[33:]
@@ -140,3 +166,17 @@ def test_bad_cards_are_refused_clearly_and_change_nothing(case: str, kaladin: Pe
     with pytest.raises(CardError, match=message):
         persona_import_card(raw=make())
     assert Persona.objects.count() == before
+
+
+@pytest.mark.parametrize("case", ["14.6 MB text chunk", "huge dimensions", "8.5 MB json"])
+def test_refusing_an_oversized_card_costs_little_memory(case: str) -> None:
+    """Before, the 14.6 MB chunk added 150 MB and the 6300 x 6300 PNG 303 MB."""
+    raw = BAD_CARDS[case][0]()
+    tracemalloc.start()
+    try:
+        with pytest.raises(CardError):
+            read_card(raw)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * len(raw) + 8 * 1024 * 1024
