@@ -587,3 +587,16 @@ async def test_page_sockets_share_each_events_rendering(
         await page.disconnect()
     assert all(frames == received[0] for frames in received)  # the same page everywhere
     assert fragment_cache.renders - before == len(received[0])  # rendered once, not 4 times
+
+
+@pytest.mark.parametrize("message_id", ["²", "9" * 5000, -1, 2**63, 1.5, None])
+async def test_an_edit_with_a_bad_message_id_is_a_bad_request_not_a_crash(
+    owned_chat: tuple[Chat, str], connect: Connect, message_id: object
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="edit", message_id=message_id, content="x")
+    assert (await client.receive())["code"] == "bad_request"  # was a 1011 close
+    await client.send(type="ping")
+    assert (await client.receive())["type"] == "pong"
