@@ -13,6 +13,7 @@ docs/protocol.md lists each action's events.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Any, Literal
@@ -24,8 +25,10 @@ from django.utils import timezone
 from chat import events, services
 from chat.backends.registry import backend_for_persona
 from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats
+from chat.live import live_delete, live_texts
 from chat.models import Chat, Message
 from chat.ownership import Owner
+from chat.presenters import message_data
 from chat.runs import ReplyJob, start_reply
 from chat.selectors import chat_for_turn, chat_get_for_owner, chat_streaming_reply, prompt_history
 from personas.models import Persona
@@ -186,6 +189,31 @@ async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
     if await database_sync_to_async(streaming)() is None:
         raise NotStreaming("No reply is being written right now.")
     await events.publish(events.control_group(chat_id), events.stop_request())
+
+
+# --- replies whose process died ----------------------------------------------------------
+
+
+async def replies_reap(*, message_ids: list[int]) -> list[Message]:
+    """Mark replies whose process died ``interrupted``, keeping the longest text anyone saw
+    (the live text in Redis, when it is longer than the last flush), so their chats take
+    new turns again. Publishes ``complete`` with status ``interrupted`` for each. Used by
+    every process's sweep, at start-up and by ``reap_generations``."""
+    try:
+        live = await live_texts(message_ids)
+    except Exception:  # the live store is down: keep what the database has
+        logger.warning("live store unavailable: interrupting with the saved text only")
+        live = {}
+    texts = {message_id: reply.text for message_id, reply in live.items()}
+    marked = await database_sync_to_async(services.replies_interrupt)(
+        message_ids=message_ids, texts=texts
+    )
+    for message in marked:
+        with contextlib.suppress(Exception):  # a key left behind expires on its own
+            await live_delete(message.pk)
+        event = events.complete_event(message=message_data(message))
+        await events.publish(events.chat_group(message.chat_id), event)
+    return marked
 
 
 async def _turn(**request: Any) -> ReplyJob:

@@ -1,9 +1,16 @@
 """Where a running reply lives while it streams: the shared live state.
 
-The live state (text so far and its ``seq``) sits in Redis when ``REDIS_URL`` is set, so a
-snapshot taken by any process is current to the last published batch, not to the last
-database flush; without Redis it sits in this process's memory. It doubles as the run's
-heartbeat: the reaper treats a streaming reply with no live state as orphaned.
+Two things per reply. Its **text** so far, with the ``seq`` of the last batch published
+(and its place in line while it waits for the embedded model): a snapshot taken by any
+process is current to the last published batch, not to the last database flush. Its
+**heartbeat**: refreshed by the run at least every second, it expires
+``REPLY_HEARTBEAT_TTL`` seconds after the run stops refreshing it, which is how a living
+process's sweep (chat/sweeping.py) knows a reply's process died.
+
+With ``REDIS_URL`` both sit in Redis, and the text outlives a dead process (for an hour),
+so the sweep can save what people saw. Without Redis they sit in this process's memory,
+which is right for the single-process default: a reply not in memory was started by a
+process that is gone.
 
 Redis is used directly through redis-py's asyncio client rather than Django's cache,
 whose async methods hop to a thread on every call: this is on the per-batch hot path.
@@ -21,10 +28,10 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-# Long enough to outlive a slow first token between heartbeats, short enough that a dead
-# process's replies are reaped soon after.
-LIVE_TTL_SECONDS = 15
-KEY_PREFIX = "stormchat:live-reply:"
+# Long enough for the sweep to find a dead process's reply and save its text.
+LIVE_TEXT_TTL_SECONDS = 3600
+TEXT_PREFIX = "stormchat:live-reply:"
+BEAT_PREFIX = "stormchat:live-beat:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +45,8 @@ class LiveReply:
     position: int = 0
 
 
-_memory: dict[int, tuple[str, int, int, float]] = {}
+# message id -> (reply, heartbeat expiry on the monotonic clock)
+_memory: dict[int, tuple[LiveReply, float]] = {}
 _redis_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
     weakref.WeakKeyDictionary()
 )
@@ -54,44 +62,65 @@ def _redis() -> aioredis.Redis:
 
 
 async def live_set(reply: LiveReply) -> None:
-    """Publish the reply's current state for snapshots (and refresh its heartbeat)."""
+    """Publish the reply's current state for snapshots, and refresh its heartbeat."""
+    ttl = settings.REPLY_HEARTBEAT_TTL
     if settings.REDIS_URL:
         value = json.dumps([reply.text, reply.seq, reply.position])
-        await _redis().set(f"{KEY_PREFIX}{reply.message_id}", value, ex=LIVE_TTL_SECONDS)
+        async with _redis().pipeline(transaction=False) as pipe:
+            pipe.set(f"{TEXT_PREFIX}{reply.message_id}", value, ex=LIVE_TEXT_TTL_SECONDS)
+            pipe.set(f"{BEAT_PREFIX}{reply.message_id}", b"1", ex=max(1, round(ttl)))
+            await pipe.execute()
     else:
-        expires = time.monotonic() + LIVE_TTL_SECONDS
-        _memory[reply.message_id] = (reply.text, reply.seq, reply.position, expires)
+        _memory[reply.message_id] = (reply, time.monotonic() + ttl)
 
 
 async def live_get(message_id: int) -> LiveReply | None:
-    """The reply's live state, or None if no process is writing it."""
+    """The reply's live text, or None if no process has published any."""
+    found = await live_texts([message_id])
+    return found.get(message_id)
+
+
+async def live_texts(message_ids: list[int]) -> dict[int, LiveReply]:
+    """The live text of each of these replies that has one (even if its run died)."""
+    if not message_ids:
+        return {}
     if settings.REDIS_URL:
-        raw = await _redis().get(f"{KEY_PREFIX}{message_id}")
-        if raw is None:
-            return None
-        text, seq, position = json.loads(raw)
-        return LiveReply(message_id, text, seq, position)
-    entry = _memory.get(message_id)
-    if entry is None or entry[3] < time.monotonic():
-        return None
-    return LiveReply(message_id, *entry[:3])
+        values = await _redis().mget([f"{TEXT_PREFIX}{m}" for m in message_ids])
+        found = {}
+        for message_id, raw in zip(message_ids, values, strict=True):
+            if raw is not None:
+                text, seq, position = json.loads(raw)
+                found[message_id] = LiveReply(message_id, text, seq, position)
+        return found
+    return {m: _memory[m][0] for m in message_ids if m in _memory}
+
+
+async def live_beating(message_ids: list[int]) -> set[int]:
+    """Which of these replies some process is still writing (its heartbeat is fresh)."""
+    if not message_ids:
+        return set()
+    if settings.REDIS_URL:
+        values = await _redis().mget([f"{BEAT_PREFIX}{m}" for m in message_ids])
+        return {m for m, v in zip(message_ids, values, strict=True) if v is not None}
+    now = time.monotonic()
+    return {m for m in message_ids if m in _memory and _memory[m][1] >= now}
 
 
 async def live_delete(message_id: int) -> None:
     """Forget the live state once the final text is in the database."""
     if settings.REDIS_URL:
-        await _redis().delete(f"{KEY_PREFIX}{message_id}")
+        await _redis().delete(f"{TEXT_PREFIX}{message_id}", f"{BEAT_PREFIX}{message_id}")
     else:
         _memory.pop(message_id, None)
 
 
 def live_ids(message_ids: list[int]) -> set[int]:
-    """Which of these replies some process is still writing (sync, for the reaper)."""
+    """``live_beating`` for blocking code (the start-up reap and ``reap_generations``)."""
     if not message_ids:
         return set()
     if settings.REDIS_URL:
         with redis.Redis.from_url(settings.REDIS_URL) as client:
-            values = client.mget([f"{KEY_PREFIX}{m}" for m in message_ids])
+            values = client.mget([f"{BEAT_PREFIX}{m}" for m in message_ids])
         return {m for m, v in zip(message_ids, values, strict=True) if v is not None}
     now = time.monotonic()
-    return {m for m in message_ids if m in _memory and _memory[m][3] >= now}
+    return {m for m in message_ids if m in _memory and _memory[m][1] >= now}

@@ -15,6 +15,7 @@ process reaches it through the chat's control group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import uuid
@@ -33,6 +34,7 @@ from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
 from chat.live import LiveReply, live_delete, live_set
 from chat.models import Chat, Message
+from chat.outages import Outage
 from chat.ownership import Owner
 from chat.presenters import message_data
 from chat.prompting import build_prompt
@@ -94,14 +96,25 @@ class ReplyJob:
         )
 
 
+# Replies this process is writing now: the sweep never takes them for orphans.
+_running: set[int] = set()
+
+
+def running_here() -> set[int]:
+    """The ids of the replies this process is writing."""
+    return _running
+
+
 def start_reply(job: ReplyJob) -> asyncio.Task[None]:
     """Start writing the saved reply in the background and return its task."""
     run = ReplyRun(job)
+    _running.add(run.message_id)
     # A fresh context: started from an async view, the task would otherwise keep that
     # request's thread-sensitive executor, which Django shuts down once it has answered.
     task = asyncio.create_task(
         run.execute(), name=f"reply-{run.message_id}", context=contextvars.Context()
     )
+    task.add_done_callback(lambda _: _running.discard(run.message_id))
     _keep(task)
     return task
 
@@ -118,6 +131,11 @@ class ReplyRun:
         self.text = ""
         self.seq = 0
         self.position = 0
+        self.control_group = events.control_group(self.chat_id)
+        self.control: str | None = None
+        # Redis may restart mid-reply: publishing pauses, writing and saving go on.
+        self.layer_outage = Outage("channel layer")
+        self.store_outage = Outage("live store")
         self.pending: list[str] = []
         self.has_data = asyncio.Event()
         self.finished = False
@@ -125,20 +143,20 @@ class ReplyRun:
 
     async def execute(self) -> None:
         """Run to the end, whatever happens, and finish the reply exactly once."""
-        control = await self.layer.new_channel()
         # Listen for stop before anyone hears of the turn, so no stop can miss the run.
-        await self.layer.group_add(events.control_group(self.chat_id), control)
+        listening = asyncio.Event()
+        stop = asyncio.create_task(self._wait_for_stop(listening))
+        await listening.wait()
+        await self.store_outage.call(live_set, self._live())  # the heartbeat starts now
         job = self.job
         turn = job.turn
-        await self.layer.group_send(
-            self.group,
-            events.ack_event(
-                user=turn.user, reply=turn.reply, removed=turn.removed, edited=job.edited
-            ),
+        ack = events.ack_event(
+            user=turn.user, reply=turn.reply, removed=turn.removed, edited=job.edited
         )
-        await events.publish(events.owner_group(job.owner), events.listed_event(job.chat))
+        await self.layer_outage.call(self.layer.group_send, self.group, ack)
+        listed = events.listed_event(job.chat)
+        await self.layer_outage.call(events.publish, events.owner_group(job.owner), listed)
         generate = asyncio.create_task(self._generate())
-        stop = asyncio.create_task(self._wait_for_stop(control))
         status, error = Message.Status.COMPLETE, None
         try:
             await asyncio.wait({generate, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -150,12 +168,30 @@ class ReplyRun:
                 error = generate.exception()
         finally:
             stop.cancel()
-            await self.layer.group_discard(events.control_group(self.chat_id), control)
+            if self.control is not None:
+                with contextlib.suppress(Exception):  # a membership left behind expires
+                    await self.layer.group_discard(self.control_group, self.control)
         await self._finish(status, error)
 
-    async def _wait_for_stop(self, control: str) -> None:
-        while (await self.layer.receive(control)).get("type") != "run.stop":
-            pass
+    async def _wait_for_stop(self, listening: asyncio.Event) -> None:
+        """Until a ``stop`` arrives on the chat's control group. Through a channel-layer
+        outage it listens again once the layer is back; it never holds up the reply."""
+        delay = 0.25
+        while True:
+            try:
+                if self.control is None:
+                    self.control = await self.layer.new_channel()
+                await self.layer.group_add(self.control_group, self.control)
+                listening.set()
+                while (await self.layer.receive(self.control)).get("type") != "run.stop":
+                    pass
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                listening.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _generate(self) -> None:
         """Read the backend into ``pending`` while the publisher sends batches."""
@@ -190,8 +226,8 @@ class ReplyRun:
         _keep(asyncio.create_task(self._announce(event)))
 
     async def _announce(self, event: events.Event) -> None:
-        await live_set(self._live())
-        await self.layer.group_send(self.group, event)
+        await self.store_outage.call(live_set, self._live())
+        await self.layer_outage.call(self.layer.group_send, self.group, event)
 
     def _live(self) -> LiveReply:
         return LiveReply(self.message_id, self.text, self.seq, self.position)
@@ -208,7 +244,7 @@ class ReplyRun:
                     async with asyncio.timeout(HEARTBEAT_SECONDS):
                         await self.has_data.wait()
                 except TimeoutError:
-                    await live_set(self._live())
+                    await self.store_outage.call(live_set, self._live())
                     continue
             self.has_data.clear()
             await self._publish()
@@ -231,9 +267,9 @@ class ReplyRun:
             self.seq += 1
             # Live state first: a client that joins the group after this send reads a
             # snapshot that already includes the batch, and one that joined before gets it.
-            await live_set(self._live())
+            await self.store_outage.call(live_set, self._live())
             event = events.stream_event(message_id=self.message_id, seq=self.seq, content=delta)
-            await self.layer.group_send(self.group, event)
+            await self.layer_outage.call(self.layer.group_send, self.group, event)
 
     async def _finish(self, status: Message.Status, error: BaseException | None) -> None:
         """Save the final reply, then tell every connection: error (if any), then complete."""
@@ -247,7 +283,7 @@ class ReplyRun:
                 )
             error_text = failure.message
             event = events.error_event(error=failure, message_id=self.message_id)
-            await self.layer.group_send(self.group, event)
+            await self.layer_outage.call(self.layer.group_send, self.group, event)
         reply_flusher().forget(self.message_id)
         saved = await database_sync_to_async(reply_finish)(
             message_id=self.message_id,
@@ -256,13 +292,15 @@ class ReplyRun:
             summary=self.summary,
             error=error_text,
         )
-        await live_delete(self.message_id)
+        await self.store_outage.call(live_delete, self.message_id)
         data: dict[str, Any] = (
             message_data(saved)
             if saved is not None
             else {"id": self.message_id, "content": self.text, "status": status}
         )
-        await self.layer.group_send(self.group, events.complete_event(message=data))
+        complete = events.complete_event(message=data)
+        self.layer_outage.retry_now()  # the last event is worth one more try
+        await self.layer_outage.call(self.layer.group_send, self.group, complete)
         if self.job.wants_title and status == Message.Status.COMPLETE and self.text:
             self._title_later()
 

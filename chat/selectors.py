@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Q
@@ -101,6 +102,13 @@ def message_in_chat(*, chat: Chat, message_id: int) -> Message | None:
 def chat_streaming_reply(*, chat_id: uuid.UUID) -> Message | None:
     """The reply being written in this chat right now, if any."""
     return Message.objects.filter(chat_id=chat_id, status=Message.Status.STREAMING).first()
+
+
+def replies_streaming_since(*, before: datetime) -> list[int]:
+    """Replies still ``streaming`` that were started before this time (one indexed query:
+    the partial index on streaming replies)."""
+    streaming = Message.objects.filter(status=Message.Status.STREAMING, created_at__lt=before)
+    return list(streaming.values_list("pk", flat=True))
 
 
 def prompt_history(*, chat: Chat, before_position: int, limit: int = 400) -> list[Message]:

@@ -10,9 +10,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stormchat.settings")
 django.setup()
 
 from chat.startup import reap_orphaned_replies  # noqa: E402
+from chat.sweeping import SweepingApplication  # noqa: E402
 from stormchat.application import build_application  # noqa: E402
 
-application = build_application()
+# Every server process sweeps for replies orphaned by a process that died (from its first
+# request or socket on; chat/sweeping.py).
+application = SweepingApplication(build_application())
 
 # Replies left "streaming" by a process that died become "interrupted". Runs of other live
 # processes keep a heartbeat in Redis and are left alone.

@@ -292,6 +292,13 @@ STREAM_MAX_BATCH_CHARS = env.int("STREAM_MAX_BATCH_CHARS", default=16_000)
 MAX_REPLY_CHARS = env.int("MAX_REPLY_CHARS", default=200_000)
 # The reply text is written to the database at least this often while streaming.
 STREAM_FLUSH_SECONDS = env.float("STREAM_FLUSH_SECONDS", default=1.0)
+# A run refreshes its reply's heartbeat every second; one not refreshed for this long
+# (seconds) belongs to a process that died. Every process sweeps for such replies every
+# REPLY_SWEEP_SECONDS and marks them interrupted, keeping the text people saw; a reply is
+# swept when two sweeps in a row found it without a heartbeat, so an orphan is found
+# within about REPLY_HEARTBEAT_TTL + 2 x REPLY_SWEEP_SECONDS of the crash.
+REPLY_HEARTBEAT_TTL = env.float("REPLY_HEARTBEAT_TTL", default=8.0)
+REPLY_SWEEP_SECONDS = env.float("REPLY_SWEEP_SECONDS", default=4.0)
 # Messages in the `welcome` snapshot; older ones come from GET /api/chats/<id>/?before=.
 SNAPSHOT_MESSAGES = env.int("SNAPSHOT_MESSAGES", default=50)
 # ...and at most about this many characters of message text (at least the newest message),

@@ -14,8 +14,9 @@ from chat.services.chats import (
 )
 from chat.services.common import clean_content
 from chat.services.replies import (
-    messages_reap_interrupted,
     replies_flush,
+    replies_interrupt,
+    replies_orphaned,
     reply_finish,
 )
 from chat.services.turns import (
@@ -35,8 +36,9 @@ __all__ = [
     "chat_set_title_if_untitled",
     "chats_claim",
     "clean_content",
-    "messages_reap_interrupted",
     "replies_flush",
+    "replies_interrupt",
+    "replies_orphaned",
     "reply_finish",
     "turn_edit",
     "turn_regenerate",

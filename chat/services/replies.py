@@ -50,18 +50,34 @@ def reply_finish(
     return Message.objects.filter(pk=message_id).first()
 
 
-def messages_reap_interrupted() -> int:
-    """Mark replies left ``streaming`` by a process that died as ``interrupted``.
+INTERRUPTED_NOTE = "The server stopped while this reply was being written."
 
-    A reply whose run still refreshes its live state (in Redis, or in this process) is
-    alive and kept. Partial text is kept. Returns how many were marked.
+
+def replies_interrupt(*, message_ids: list[int], texts: dict[int, str]) -> list[Message]:
+    """Mark these replies ``interrupted`` if they are still ``streaming``, keeping the
+    longer of their saved text and ``texts`` (what people saw). Returns those it marked.
+
+    Each row is updated only while it is still streaming, so a run that finishes at the
+    same moment wins and nothing is marked twice.
     """
+    marked = []
+    for message in Message.objects.filter(pk__in=message_ids, status=Status.STREAMING):
+        fields: dict[str, object] = {"status": Status.INTERRUPTED, "error": INTERRUPTED_NOTE}
+        live_text = texts.get(message.pk, "")
+        if len(live_text) > len(message.content):
+            fields["content"] = live_text
+        if Message.objects.filter(pk=message.pk, status=Status.STREAMING).update(**fields):
+            for name, value in fields.items():
+                setattr(message, name, value)
+            marked.append(message)
+    return marked
+
+
+def replies_orphaned() -> list[int]:
+    """Streaming replies whose run has no heartbeat (in Redis, or in this process), for
+    the start-up reap and ``reap_generations``."""
     streaming = list(Message.objects.filter(status=Status.STREAMING).values_list("pk", flat=True))
-    orphans = set(streaming) - live_ids(streaming)
-    return Message.objects.filter(pk__in=orphans, status=Status.STREAMING).update(
-        status=Status.INTERRUPTED,
-        error="The server stopped while this reply was being written.",
-    )
+    return sorted(set(streaming) - live_ids(streaming))
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from chat import live
 from chat.models import Chat, Message
@@ -409,11 +410,11 @@ async def test_a_reply_waiting_on_a_silent_backend_keeps_its_heartbeat(
     owned_chat: tuple[Chat, str],
     connect: Connect,
     llm: object,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
 ) -> None:
-    # Live state outlasts its TTL only if the run refreshes it while the backend is quiet;
-    # without that, the reaper and new tabs would take the reply for an orphan.
-    monkeypatch.setattr(live, "LIVE_TTL_SECONDS", 2)
+    # The heartbeat outlasts its TTL only if the run refreshes it while the backend is
+    # quiet; without that, the sweep would take the reply for an orphan.
+    settings.REPLY_HEARTBEAT_TTL = 2
     wire = openai_sse(TOKENS)
     await llm(Reply(body=[*wire[:2], 3.5, *wire[2:]]))  # type: ignore[operator]
     chat, key = owned_chat
@@ -427,6 +428,7 @@ async def test_a_reply_waiting_on_a_silent_backend_keeps_its_heartbeat(
 
     assert state is not None
     assert state.text == TOKENS[0]
+    assert await live.live_beating([reply_id]) == {reply_id}
     events = await client.receive_until("complete")
     assert events[-1]["message"]["content"] == "".join(TOKENS)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
 
@@ -35,6 +36,13 @@ async def a_chat(slug: str = "kaladin") -> tuple[Chat, str]:
         return actions.chat_create(owner=Owner(session_key=key), persona=persona), key
 
     return await sync_to_async(make)()
+
+
+def staff_client() -> AsyncClient:
+    """An operator's client: /health shows staff how busy the model is."""
+    client = AsyncClient()
+    client.force_login(User.objects.create_user("operator", is_staff=True))
+    return client
 
 
 async def still_streaming(first: Client, seen: list[dict[str, Any]]) -> bool:
@@ -78,7 +86,7 @@ async def test_a_second_person_is_served_while_the_model_writes(
     assert "Waiting for the model: 1st in line" in await page.receive_from(timeout=10)
     await page.disconnect()
 
-    health = await AsyncClient().get("/health")
+    health = await (await sync_to_async(staff_client)()).get("/health")
     assert health.status_code == 200
     llm = health.json()["llm"]
     assert (llm["ok"], llm["busy"], llm["queued"]) == (True, True, 1)

@@ -6,15 +6,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from chat.services import messages_reap_interrupted
+from chat.startup import reap_now
 
 
 class Command(BaseCommand):
     help = (
         "Mark assistant replies still 'streaming' from a process that died as 'interrupted', "
-        "keeping their partial text. Run it while no Stormchat server is running."
+        "keeping the text people saw, and tell their open pages. Replies whose run still has "
+        "a heartbeat are left alone (every server process also does this by itself)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count = messages_reap_interrupted()
+        count = reap_now()
         self.stdout.write(f"Marked {count} interrupted generation(s).")

@@ -16,8 +16,9 @@ from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.services import (
     chat_create,
-    messages_reap_interrupted,
     replies_flush,
+    replies_interrupt,
+    replies_orphaned,
     reply_finish,
     turn_regenerate,
     turn_start,
@@ -105,13 +106,27 @@ def test_the_reaper_interrupts_orphans_but_spares_live_replies(
     Message.objects.filter(pk=orphan.pk).update(content="partial text")
     asyncio.run(live_set(LiveReply(alive.pk, "so far", 3)))
 
-    assert messages_reap_interrupted() == 1
+    orphans = replies_orphaned()
+    assert orphans == [orphan.pk]
+    assert [m.pk for m in replies_interrupt(message_ids=orphans, texts={})] == [orphan.pk]
     orphan.refresh_from_db()
     alive.refresh_from_db()
     assert (orphan.status, orphan.content) == ("interrupted", "partial text")
     assert "server stopped" in orphan.error
     assert alive.status == "streaming"
     asyncio.run(live_delete(alive.pk))
+
+
+def test_interrupting_keeps_the_longer_of_the_saved_and_the_live_text(chat: Chat) -> None:
+    reply = turn_start(chat_id=chat.pk, content="Hi", **TARGET).reply
+    Message.objects.filter(pk=reply.pk).update(content="Life before")
+    (marked,) = replies_interrupt(message_ids=[reply.pk], texts={reply.pk: "Life before death."})
+    assert (marked.status, marked.content) == ("interrupted", "Life before death.")
+    assert replies_interrupt(message_ids=[reply.pk], texts={}) == []  # only once
+    shorter = turn_start(chat_id=chat.pk, content="Again", **TARGET).reply
+    Message.objects.filter(pk=shorter.pk).update(content="saved is longer")
+    (kept,) = replies_interrupt(message_ids=[shorter.pk], texts={shorter.pk: "saved"})
+    assert kept.content == "saved is longer"
 
 
 def test_reap_generations_command(chat: Chat) -> None:
