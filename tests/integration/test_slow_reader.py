@@ -68,7 +68,12 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_server_carries_on(
                 if event["type"] == "complete":
                     final = event["message"]
         assert final["status"] == "complete"
-        assert final["content"] == "".join(TOKENS)
+        # A long reply's complete event carries a preview; the whole text is one GET away.
+        assert final["truncated"] is True
+        assert "".join(TOKENS).startswith(final["content"])
+    async with httpx.AsyncClient(base_url=f"http://{server}", cookies={"sessionid": cookie}) as api:
+        whole = await api.get(f"/api/chats/{chat_id}/messages/{final['id']}/")
+    assert whole.json()["content"] == "".join(TOKENS)
 
     async def drain() -> None:
         async with asyncio.timeout(30):
