@@ -240,7 +240,7 @@ def _save_turn(
     if rate_limited:
         _count_attempt(owner, address)
     if kind != "regenerate":
-        logger.debug("%s in chat %s: %r", kind, chat_id, content)
+        logger.debug("%s: %r", kind, content, extra={"chat_id": str(chat_id)})
     chat = chat_for_turn(chat_id=chat_id, owner=owner)
     if chat is None:
         raise NotFound("No such chat.")

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import actions
+from chat import actions, metrics
 from chat.errors import as_chat_error
 from chat.events import auth_group, chat_group, owner_group
 from chat.inputs import number_input, text_input
@@ -74,6 +74,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY)
             return
         self.admitted = True
+        metrics.SOCKETS.inc()
         self.budget = FrameBudget()
         self.chat_id = chat.pk
         groups = [chat_group(chat.pk)]
@@ -92,6 +93,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Leave the groups; any running reply carries on without us."""
         if self.admitted:
             socket_release(self.owner.identity)
+            metrics.SOCKETS.dec()
             self.admitted = False
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)

@@ -23,8 +23,9 @@ MAX_DELAY = 5.0
 class Outage:
     """The state of one service as one caller sees it: up, or down until ``retry_at``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, log_context: dict[str, Any] | None = None) -> None:
         self.name = name
+        self.log_context = log_context or {}
         self.down = False
         self.retry_at = 0.0
         self.delay = FIRST_DELAY
@@ -44,12 +45,17 @@ class Outage:
             raise
         except Exception as error:
             if not self.down:
-                logger.warning("%s unavailable (%s); retrying with backoff", self.name, error)
+                logger.warning(
+                    "%s unavailable (%s); retrying with backoff",
+                    self.name,
+                    error,
+                    extra=self.log_context,
+                )
             self.down = True
             self.retry_at = now + self.delay
             self.delay = min(self.delay * 2, MAX_DELAY)
             return False
         if self.down:
-            logger.info("%s is back", self.name)
+            logger.info("%s is back", self.name, extra=self.log_context)
             self.down, self.delay = False, FIRST_DELAY
         return True

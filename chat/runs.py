@@ -28,7 +28,7 @@ from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from chat import events
+from chat import events, metrics
 from chat.backends.base import Backend, ChatMessage, GenerationOptions, GenerationSummary
 from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
@@ -105,6 +105,9 @@ def running_here() -> set[int]:
     return _running
 
 
+metrics.RUNS_ACTIVE.set_function(lambda: len(_running))
+
+
 def start_reply(job: ReplyJob) -> asyncio.Task[None]:
     """Start writing the saved reply in the background and return its task."""
     run = ReplyRun(job)
@@ -133,9 +136,10 @@ class ReplyRun:
         self.position = 0
         self.control_group = events.control_group(self.chat_id)
         self.control: str | None = None
+        self.log_context = {"chat_id": str(self.chat_id), "message_id": self.message_id}
         # Redis may restart mid-reply: publishing pauses, writing and saving go on.
-        self.layer_outage = Outage("channel layer")
-        self.store_outage = Outage("live store")
+        self.layer_outage = Outage("channel layer", self.log_context)
+        self.store_outage = Outage("live store", self.log_context)
         self.pending: list[str] = []
         self.has_data = asyncio.Event()
         self.finished = False
@@ -277,6 +281,7 @@ class ReplyRun:
         if error is not None:
             status = Message.Status.FAILED
             failure = as_chat_error(error)
+            metrics.BACKEND_ERRORS.labels(code=failure.code).inc()
             if isinstance(failure, BackendError):  # for operators: what and where
                 logger.warning(
                     "reply %s failed: %s %s", self.message_id, failure.code, failure.detail
@@ -285,6 +290,10 @@ class ReplyRun:
             event = events.error_event(error=failure, message_id=self.message_id)
             await self.layer_outage.call(self.layer.group_send, self.group, event)
         reply_flusher().forget(self.message_id)
+        if self.summary is not None:
+            metrics.TOKENS.inc(self.summary.completion_tokens or 0)
+            if self.summary.ttft_ms is not None:
+                metrics.TTFT.observe(self.summary.ttft_ms / 1000)
         saved = await database_sync_to_async(reply_finish)(
             message_id=self.message_id,
             content=self.text,

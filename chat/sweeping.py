@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from chat import actions
+from chat import actions, metrics
 from chat.live import live_beating
 from chat.runs import running_here
 from chat.selectors import replies_streaming_since
@@ -38,7 +38,6 @@ class Sweeper:
     def __init__(self) -> None:
         self.missing: set[int] = set()
         self.failing = False
-        self.swept = 0  # replies interrupted so far, for /metrics and tests
 
     async def run_forever(self) -> None:
         """Sweep every REPLY_SWEEP_SECONDS until the process ends."""
@@ -57,6 +56,7 @@ class Sweeper:
 
     async def sweep(self) -> list[int]:
         """One sweep; returns the ids of the replies it interrupted."""
+        metrics.SWEEPS.inc()
         grace = timedelta(seconds=settings.REPLY_HEARTBEAT_TTL)
         started_before = timezone.now() - grace
         candidates = await database_sync_to_async(replies_streaming_since)(before=started_before)
@@ -67,7 +67,7 @@ class Sweeper:
             return []
         marked = await actions.replies_reap(message_ids=sorted(confirmed))
         self.missing -= confirmed
-        self.swept += len(marked)
+        metrics.SWEPT.inc(len(marked))
         if marked:
             logger.info(
                 "interrupted %d orphaned repl%s", len(marked), "y" if len(marked) == 1 else "ies"

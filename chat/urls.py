@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chat import api, health, views
+from chat import api, health, metrics, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("chats/<str:chat_id>/delete/", views.chat_delete_view, name="chat-delete"),
     path("chats/<str:chat_id>/greeting/", views.chat_greeting_view, name="chat-greeting"),
     path("health", health.health, name="health"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/personas/", api.personas, name="api-personas"),
     path("api/chats/", api.chats, name="api-chats"),
     path("api/chats/<str:chat_id>/", api.chat, name="api-chat"),

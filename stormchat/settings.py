@@ -299,6 +299,9 @@ STREAM_FLUSH_SECONDS = env.float("STREAM_FLUSH_SECONDS", default=1.0)
 # within about REPLY_HEARTBEAT_TTL + 2 x REPLY_SWEEP_SECONDS of the crash.
 REPLY_HEARTBEAT_TTL = env.float("REPLY_HEARTBEAT_TTL", default=8.0)
 REPLY_SWEEP_SECONDS = env.float("REPLY_SWEEP_SECONDS", default=4.0)
+# /metrics (Prometheus): with a token, it needs "Authorization: Bearer <token>"; without
+# one, only requests from this machine (loopback) are answered.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Messages in the `welcome` snapshot; older ones come from GET /api/chats/<id>/?before=.
 SNAPSHOT_MESSAGES = env.int("SNAPSHOT_MESSAGES", default=50)
 # ...and at most about this many characters of message text (at least the newest message),
@@ -328,11 +331,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "stormchat.redaction.RedactingLogFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # LOG_FORMAT=json: one JSON object a line, with chat_id and message_id where a
+        # line is about one (never message text, unless LOG_LEVEL=DEBUG).
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "json" if env.str("LOG_FORMAT", default="plain") == "json" else "plain",
             "filters": ["redact"],
         }
     },

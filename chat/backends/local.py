@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chat import metrics
 from chat.backends.base import Backend, ChatMessage, GenerationOptions, Usage
 from chat.backends.queueing import FairQueue, PositionCallback
 from chat.errors import BackendMisconfigured, BackendReportedError
@@ -42,6 +43,9 @@ _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FairQueue] = (
     weakref.WeakKeyDictionary()
 )
 _END = object()
+
+
+metrics.RUNS_QUEUED.set_function(lambda: sum(q.waiting for q in list(_queues.values())))
 
 
 def generation_queue() -> FairQueue:
