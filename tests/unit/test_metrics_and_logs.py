@@ -43,9 +43,7 @@ def test_with_a_token_metrics_need_it_from_everywhere(client: Client, settings: 
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
     wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope", REMOTE_ADDR="203.0.113.9")
     assert wrong.status_code == 403
-    right = client.get(
-        "/metrics", HTTP_AUTHORIZATION="Bearer scrape-me", REMOTE_ADDR="203.0.113.9"
-    )
+    right = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me", REMOTE_ADDR="203.0.113.9")
     assert right.status_code == 200
 
 
