@@ -241,3 +241,29 @@ async def test_a_redis_restart_mid_stream_loses_nothing(
         await fresh.close()
         with contextlib.suppress(ConnectionClosed):
             await sender.close()
+
+
+async def test_a_reply_is_finished_and_saved_even_if_redis_stays_down(
+    database: str, redis_port: int, backend: str
+) -> None:
+    env = site_env(database, redis_port, backend)
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    with ExitStack() as stack:
+        redis = stack.enter_context(own_redis(redis_port))
+        server = stack.enter_context(daphne(port, env))
+        chat_id, cookie = new_chat(host)
+        sender = await open_socket(host, chat_id, cookie)
+        await sender.send(json.dumps({"type": "chat", "content": "Keep going"}))
+        await read_until(sender, "stream", 10)
+        redis.terminate()  # and it does not come back
+        redis.wait(10)
+
+        deadline = time.monotonic() + 30
+        while saved_reply(database, chat_id)[0] == "streaming":
+            assert time.monotonic() < deadline, "the reply never finished"
+            await asyncio.sleep(0.2)
+        assert saved_reply(database, chat_id) == ("complete", WHOLE)
+        assert server.poll() is None  # the server is still up
+        with contextlib.suppress(ConnectionClosed):
+            await sender.close()
