@@ -25,11 +25,12 @@ from django.utils import timezone
 from chat import events, services
 from chat.backends.registry import backend_for_persona
 from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats
+from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.presenters import message_data
-from chat.runs import ReplyJob, start_reply
+from chat.runs import start_reply
 from chat.selectors import chat_for_turn, chat_get_for_owner, chat_streaming_reply, prompt_history
 from personas.models import Persona
 from personas.prompts import DEFAULT_USER_NAME

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chat import actions
 from chat.errors import ChatError
 from chat.inputs import number_input, optional_number, text_input
+from chat.jobs import ReplyJob
 from chat.ownership import Owner
 from chat.presenters import chat_data, message_data, persona_data
-from chat.runs import ReplyJob
 from chat.selectors import (
     chat_get_for_owner,
     chat_list_for_owner,

@@ -21,7 +21,6 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -29,16 +28,15 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from chat import events, metrics
-from chat.backends.base import Backend, ChatMessage, GenerationOptions, GenerationSummary
+from chat.backends.base import GenerationSummary
 from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
+from chat.jobs import ReplyJob
 from chat.live import LiveReply, live_delete, live_set
-from chat.models import Chat, Message
+from chat.models import Message
 from chat.outages import Outage
-from chat.ownership import Owner
 from chat.presenters import message_data
-from chat.prompting import build_prompt
-from chat.services import Turn, reply_finish
+from chat.services import reply_finish
 from chat.titles import title_chat
 from stormchat.text import without_nul
 
@@ -67,33 +65,6 @@ async def background_settled(seconds: float) -> None:
     pending = {task for task in _background if not task.done()}
     if pending:
         await asyncio.wait(pending, timeout=seconds)
-
-
-@dataclass(frozen=True)
-class ReplyJob:
-    """A saved turn, ready to be written: the reply, the backend and what the prompt is
-    built from (read in the same trip to the database as the turn was saved)."""
-
-    chat: Chat
-    owner: Owner
-    turn: Turn
-    edited: bool
-    backend: Backend
-    options: GenerationOptions
-    history: list[Message]
-    user_name: str
-    # The first exchange of an untitled chat gets a title once the reply completes.
-    wants_title: bool = False
-
-    def prompt(self) -> list[ChatMessage]:
-        """The messages to send the model (blocking: counts tokens)."""
-        return build_prompt(
-            persona=self.chat.persona,
-            history=self.history,
-            backend=self.backend,
-            options=self.options,
-            user_name=self.user_name,
-        )
 
 
 # Replies this process is writing now: the sweep never takes them for orphans.

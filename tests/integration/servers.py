@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,3 +96,28 @@ def stormchat_on_sqlite(database: Path, llm_url: str, **settings: str) -> Iterat
     port = free_port()
     with daphne(port, env):
         yield f"127.0.0.1:{port}"
+
+
+def new_visitor_chat(host: str, persona: str = "kaladin") -> tuple[str, str]:
+    """A new anonymous visitor of a real server, with one chat made through the JSON API:
+    (chat id, session cookie)."""
+    with httpx.Client(base_url=f"http://{host}") as client:
+        client.get("/")
+        created = client.post(
+            "/api/chats/",
+            json={"persona": persona},
+            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        assert created.status_code == 201, created.text
+        return created.json()["id"], client.cookies["sessionid"]
+
+
+async def open_chat_socket(host: str, chat_id: str, cookie: str) -> ClientConnection:
+    """A JSON socket to a chat on a real server, its ``welcome`` read into ``.welcome``."""
+    ws = await connect(
+        f"ws://{host}/ws/chats/{chat_id}/",
+        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://{host}"},
+    )
+    ws.welcome = json.loads(await ws.recv())  # type: ignore[attr-defined]
+    assert ws.welcome["type"] == "welcome"  # type: ignore[attr-defined]
+    return ws

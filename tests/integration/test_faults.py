@@ -21,15 +21,20 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.fakes.llm_server import Reply, openai_sse, paced, serve_in_thread
 
-from .servers import daphne, free_port, prepare_database
+from .servers import (
+    daphne,
+    free_port,
+    new_visitor_chat,
+    open_chat_socket,
+    prepare_database,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 TOKENS = [f" word{i:03d}" for i in range(400)]  # 10 s at 40 tokens a second
@@ -98,27 +103,6 @@ def site_env(database: str, redis_port: int, backend: str) -> dict[str, str]:
     }
 
 
-def new_chat(host: str) -> tuple[str, str]:
-    with httpx.Client(base_url=f"http://{host}") as client:
-        client.get("/")
-        created = client.post(
-            "/api/chats/",
-            json={"persona": "kaladin"},
-            headers={"X-CSRFToken": client.cookies["csrftoken"]},
-        )
-        assert created.status_code == 201, created.text
-        return created.json()["id"], client.cookies["sessionid"]
-
-
-async def open_socket(host: str, chat_id: str, cookie: str) -> ClientConnection:
-    ws = await connect(
-        f"ws://{host}/ws/chats/{chat_id}/",
-        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://{host}"},
-    )
-    ws.welcome = json.loads(await ws.recv())  # type: ignore[attr-defined]
-    return ws
-
-
 async def read_until(ws: ClientConnection, kind: str, timeout: float) -> list[dict[str, Any]]:
     events = []
     async with asyncio.timeout(timeout):
@@ -148,9 +132,9 @@ async def test_killing_the_process_writing_a_reply_is_healed_by_the_other(
     with own_redis(redis_port), daphne(ports[1], env):
         hosts = f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"
         with daphne(ports[0], env) as writer:
-            chat_id, cookie = new_chat(hosts[0])
-            sender = await open_socket(hosts[0], chat_id, cookie)
-            viewer = await open_socket(hosts[1], chat_id, cookie)
+            chat_id, cookie = new_visitor_chat(hosts[0])
+            sender = await open_chat_socket(hosts[0], chat_id, cookie)
+            viewer = await open_chat_socket(hosts[1], chat_id, cookie)
             await sender.send(json.dumps({"type": "chat", "content": "Tell me everything"}))
             seen = ""
             for event in await read_until(viewer, "ack", 10):
@@ -189,7 +173,7 @@ async def reconnect(host: str, chat_id: str, cookie: str, within: float) -> Clie
     deadline = time.monotonic() + within
     while True:
         try:
-            return await open_socket(host, chat_id, cookie)
+            return await open_chat_socket(host, chat_id, cookie)
         except (OSError, ConnectionClosed, InvalidStatus, json.JSONDecodeError):
             if time.monotonic() > deadline:
                 raise
@@ -206,8 +190,8 @@ async def test_a_redis_restart_mid_stream_loses_nothing(
         redis = stack.enter_context(own_redis(redis_port))
         stack.enter_context(daphne(ports[0], env))
         stack.enter_context(daphne(ports[1], env))
-        chat_id, cookie = new_chat(hosts[0])
-        sender = await open_socket(hosts[0], chat_id, cookie)
+        chat_id, cookie = new_visitor_chat(hosts[0])
+        sender = await open_chat_socket(hosts[0], chat_id, cookie)
         await sender.send(json.dumps({"type": "chat", "content": "A long story, please"}))
         await read_until(sender, "stream", 10)
 
@@ -252,8 +236,8 @@ async def test_a_reply_is_finished_and_saved_even_if_redis_stays_down(
     with ExitStack() as stack:
         redis = stack.enter_context(own_redis(redis_port))
         server = stack.enter_context(daphne(port, env))
-        chat_id, cookie = new_chat(host)
-        sender = await open_socket(host, chat_id, cookie)
+        chat_id, cookie = new_visitor_chat(host)
+        sender = await open_chat_socket(host, chat_id, cookie)
         await sender.send(json.dumps({"type": "chat", "content": "Keep going"}))
         await read_until(sender, "stream", 10)
         redis.terminate()  # and it does not come back

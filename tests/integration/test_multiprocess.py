@@ -13,11 +13,17 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from tests.fakes.llm_server import Reply, openai_sse, paced, serve_in_thread
 
-from .servers import daphne, free_port, prepare_database
+from .servers import (
+    daphne,
+    free_port,
+    new_visitor_chat,
+    open_chat_socket,
+    prepare_database,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,25 +73,7 @@ def servers(
 @pytest.fixture
 def session(servers: tuple[str, str]) -> tuple[str, str]:
     """A new chat created over HTTP on the first process: its id and session cookie."""
-    with httpx.Client(base_url=f"http://{servers[0]}") as client:
-        client.get("/")
-        token = client.cookies["csrftoken"]
-        created = client.post(
-            "/api/chats/", json={"persona": "kaladin"}, headers={"X-CSRFToken": token}
-        )
-        assert created.status_code == 201, created.text
-        return created.json()["id"], client.cookies["sessionid"]
-
-
-async def open_socket(host: str, chat_id: str, cookie: str) -> ClientConnection:
-    ws = await connect(
-        f"ws://{host}/ws/chats/{chat_id}/",
-        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://{host}"},
-    )
-    welcome = json.loads(await ws.recv())
-    assert welcome["type"] == "welcome"
-    ws.welcome = welcome  # type: ignore[attr-defined]
-    return ws
+    return new_visitor_chat(servers[0])
 
 
 async def events_until(
@@ -108,8 +96,8 @@ async def test_a_viewer_on_the_other_process_gets_every_token(
     servers: tuple[str, str], session: tuple[str, str]
 ) -> None:
     chat_id, cookie = session
-    sender = await open_socket(servers[0], chat_id, cookie)
-    viewer = await open_socket(servers[1], chat_id, cookie)
+    sender = await open_chat_socket(servers[0], chat_id, cookie)
+    viewer = await open_chat_socket(servers[1], chat_id, cookie)
     await sender.send(json.dumps({"type": "chat", "content": "Hello across processes"}))
     sent, seen = await asyncio.gather(
         events_until(sender, "complete"), events_until(viewer, "complete")
@@ -125,14 +113,14 @@ async def test_reconnecting_to_the_other_process_mid_stream_ends_with_the_saved_
     servers: tuple[str, str], session: tuple[str, str]
 ) -> None:
     chat_id, cookie = session
-    sender = await open_socket(servers[0], chat_id, cookie)
+    sender = await open_chat_socket(servers[0], chat_id, cookie)
     await sender.send(json.dumps({"type": "chat", "content": "Tell me a long story"}))
     for _ in range(5):
         await events_until(sender, "stream")
     await sender.close()
     await asyncio.sleep(0.3)
 
-    again = await open_socket(servers[1], chat_id, cookie)
+    again = await open_chat_socket(servers[1], chat_id, cookie)
     live = again.welcome["messages"][-1]  # type: ignore[attr-defined]
     assert live["status"] == "streaming"
     text, seq = live["content"], live["seq"]
@@ -155,8 +143,8 @@ async def test_stop_from_the_other_process_cancels_the_run(
     servers: tuple[str, str], session: tuple[str, str]
 ) -> None:
     chat_id, cookie = session
-    sender = await open_socket(servers[0], chat_id, cookie)
-    other = await open_socket(servers[1], chat_id, cookie)
+    sender = await open_chat_socket(servers[0], chat_id, cookie)
+    other = await open_chat_socket(servers[1], chat_id, cookie)
     await sender.send(json.dumps({"type": "chat", "content": "Go on"}))
     await events_until(other, "stream")
     await other.send(json.dumps({"type": "stop"}))
@@ -171,7 +159,7 @@ async def test_an_idle_connection_survives_past_redis_socket_timeouts(
     servers: tuple[str, str], session: tuple[str, str]
 ) -> None:
     chat_id, cookie = session
-    ws = await open_socket(servers[1], chat_id, cookie)
+    ws = await open_chat_socket(servers[1], chat_id, cookie)
     await asyncio.sleep(7)  # redis-py 8's default socket timeout is 5 s
     await ws.send(json.dumps({"type": "ping"}))
     assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong"}

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.llm_server import Reply, Request, openai_sse, paced, serve_in_thread
 
-from ..integration.servers import stormchat_on_sqlite
+from ..integration.servers import new_visitor_chat, stormchat_on_sqlite
 
 pytestmark = pytest.mark.slow
 TABLE = "|a" * 1000 + "|\n" + "|-" * 1000 + "|\n" + "a\n" * 1998
@@ -52,14 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 async def visitor(host: str) -> tuple[str, str]:
     """A new anonymous visitor with one Kaladin chat: (chat id, session cookie)."""
-    async with httpx.AsyncClient(base_url=f"http://{host}") as client:
-        await client.get("/")
-        created = await client.post(
-            "/api/chats/",
-            json={"persona": "kaladin"},
-            headers={"X-CSRFToken": client.cookies["csrftoken"]},
-        )
-        return created.json()["id"], client.cookies["sessionid"]
+    return await asyncio.to_thread(new_visitor_chat, host)
 
 
 def socket(host: str, chat_id: str, cookie: str, *, html: bool = False) -> connect:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 from pytest_django.fixtures import Settings
@@ -62,6 +63,20 @@ def logged_in(user: User) -> tuple[Client, str]:
     return client, client.cookies["sessionid"].value
 
 
+async def two_devices(
+    user: User, chat: Chat
+) -> tuple[Client, WebsocketCommunicator, str, WebsocketCommunicator]:
+    """The user logged in on a laptop and a phone, each with the chat open: the laptop's
+    client and socket, the phone's session key and socket."""
+    laptop, laptop_key = await sync_to_async(logged_in)(user)
+    _phone, phone_key = await sync_to_async(logged_in)(user)
+    on_laptop, on_phone = chat_socket(chat.pk, laptop_key), chat_socket(chat.pk, phone_key)
+    for socket in (on_laptop, on_phone):
+        assert (await socket.connect())[0]
+        await socket.receive_json_from()
+    return laptop, on_laptop, phone_key, on_phone
+
+
 @pytest.fixture
 async def alice_chat(transactional_db: None) -> tuple[User, Chat]:
     def make() -> tuple[User, Chat]:
@@ -79,12 +94,7 @@ async def test_a_logout_closes_the_sockets_of_that_session_only(
     alice_chat: tuple[User, Chat],
 ) -> None:
     user, chat = alice_chat
-    laptop, laptop_key = await sync_to_async(logged_in)(user)
-    _phone, phone_key = await sync_to_async(logged_in)(user)
-    on_laptop, on_phone = chat_socket(chat.pk, laptop_key), chat_socket(chat.pk, phone_key)
-    for socket in (on_laptop, on_phone):
-        assert (await socket.connect())[0]
-        await socket.receive_json_from()
+    laptop, on_laptop, _phone_key, on_phone = await two_devices(user, chat)
     response = await sync_to_async(laptop.post)("/accounts/logout/")
     assert response.status_code == 302
     assert await on_laptop.receive_output(5) == {"type": "websocket.close", "code": 4401}
@@ -97,12 +107,7 @@ async def test_a_password_change_closes_the_other_sessions_sockets(
     alice_chat: tuple[User, Chat],
 ) -> None:
     user, chat = alice_chat
-    laptop, laptop_key = await sync_to_async(logged_in)(user)
-    _phone, phone_key = await sync_to_async(logged_in)(user)
-    on_laptop, on_phone = chat_socket(chat.pk, laptop_key), chat_socket(chat.pk, phone_key)
-    for socket in (on_laptop, on_phone):
-        assert (await socket.connect())[0]
-        await socket.receive_json_from()
+    laptop, on_laptop, phone_key, on_phone = await two_devices(user, chat)
     response = await sync_to_async(laptop.post)(
         "/accounts/password/",
         {
