@@ -90,6 +90,7 @@ def start_sweeper() -> Sweeper:
     if task is None or task.done():
         sweeper = sweepers[loop] = Sweeper()
         _sweepers[loop] = loop.create_task(sweeper.run_forever(), name="reply-sweeper")
+        logger.info("sweeping for orphaned replies every %g s", settings.REPLY_SWEEP_SECONDS)
     return sweepers[loop]
 
 
