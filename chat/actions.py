@@ -18,6 +18,7 @@ import logging
 import uuid
 from typing import Any, Literal
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
@@ -195,25 +196,25 @@ async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
 # --- replies whose process died ----------------------------------------------------------
 
 
-async def replies_reap(*, message_ids: list[int]) -> list[Message]:
+def replies_reap(*, message_ids: list[int]) -> list[Message]:
     """Mark replies whose process died ``interrupted``, keeping the longest text anyone saw
     (the live text in Redis, when it is longer than the last flush), so their chats take
     new turns again. Publishes ``complete`` with status ``interrupted`` for each. Used by
-    every process's sweep, at start-up and by ``reap_generations``."""
+    every process's sweep, at start-up and by ``reap_generations``. Blocking."""
     try:
-        live = await live_texts(message_ids)
+        live = async_to_sync(live_texts)(message_ids)
     except Exception:  # the live store is down: keep what the database has
         logger.warning("live store unavailable: interrupting with the saved text only")
         live = {}
     texts = {message_id: reply.text for message_id, reply in live.items()}
-    marked = await database_sync_to_async(services.replies_interrupt)(
-        message_ids=message_ids, texts=texts
-    )
+    with transaction.atomic():
+        marked = services.replies_interrupt(message_ids=message_ids, texts=texts)
+        for message in marked:
+            event = events.complete_event(message=message_data(message))
+            events.publish_on_commit(events.chat_group(message.chat_id), event)
     for message in marked:
         with contextlib.suppress(Exception):  # a key left behind expires on its own
-            await live_delete(message.pk)
-        event = events.complete_event(message=message_data(message))
-        await events.publish(events.chat_group(message.chat_id), event)
+            async_to_sync(live_delete)(message.pk)
     return marked
 
 

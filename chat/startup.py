@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import async_to_sync
 from django.db import DatabaseError
 
 from chat import actions
@@ -27,4 +26,4 @@ def reap_orphaned_replies() -> None:
 def reap_now() -> int:
     """Interrupt every streaming reply with no heartbeat now, telling its pages; returns
     how many. Blocking (for start-up and ``reap_generations``)."""
-    return len(async_to_sync(actions.replies_reap)(message_ids=replies_orphaned()))
+    return len(actions.replies_reap(message_ids=replies_orphaned()))

@@ -65,7 +65,7 @@ class Sweeper:
         confirmed, self.missing = missing & self.missing, missing
         if not confirmed:
             return []
-        marked = await actions.replies_reap(message_ids=sorted(confirmed))
+        marked = await database_sync_to_async(actions.replies_reap)(message_ids=sorted(confirmed))
         self.missing -= confirmed
         metrics.SWEPT.inc(len(marked))
         if marked:
