@@ -29,7 +29,6 @@ from django.conf import settings
 
 from chat import events, metrics
 from chat.backends.base import GenerationSummary
-from chat.backends.network import read_pacing
 from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
 from chat.jobs import ReplyJob
@@ -178,15 +177,11 @@ class ReplyRun:
             loop = asyncio.get_running_loop()
             prompt = await loop.run_in_executor(_prompt_builder, job.prompt)
             stream = job.backend.stream(prompt, job.options, on_queued=self._queued)
-            paced = not settings.STREAM_PACED_READS
             async with aclosing(stream):
                 async for item in stream:
                     if isinstance(item, GenerationSummary):
                         self.summary = item
                         continue
-                    if not paced:  # the first token went out at once; read at our pace
-                        read_pacing.set(settings.STREAM_COALESCE_MS / 1000)
-                        paced = True
                     # A runaway backend is cut off at MAX_REPLY_CHARS (closing upstream).
                     # NUL can't be stored (PostgreSQL), so it never enters the reply.
                     self.pending.append(without_nul(item[:room]))

@@ -6,13 +6,6 @@ no timeout. A streamed reply is one read per token, so that scope was the larges
 cost of reading a backend (see the README's Performance section). This backend reads
 asyncio's ``StreamReader`` directly and only sets a deadline when httpx asks for one;
 our stream deadlines live in ``chat.backends.watchdog`` instead.
-
-Reads can be paced (``read_pacing``): an upstream sends each token as its own chunk, so
-reading as fast as they come is one read, one wake-up and one parse per token. A run sets
-the pace to its coalescing window once a reply's first token is out; from then on a read
-that would have to wait for the network waits one window first, and then returns every
-byte that arrived meanwhile. People see the same batches; the server reads 25 times a
-second instead of once per token. Reads that find bytes already buffered never wait.
 """
 
 from __future__ import annotations
@@ -21,7 +14,6 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Awaitable, Iterable
-from contextvars import ContextVar
 from typing import Any
 
 import httpcore
@@ -33,11 +25,6 @@ SocketOption = (
 )
 
 
-# Seconds a read that would wait for the network waits first (0: read at once). Set per
-# task, by the run writing a reply.
-read_pacing: ContextVar[float] = ContextVar("read_pacing", default=0.0)
-
-
 class AsyncioStream(httpcore.AsyncNetworkStream):
     """One connection as an asyncio reader/writer pair."""
 
@@ -46,10 +33,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._writer = writer
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        pace = read_pacing.get()
-        # StreamReader has no public "bytes waiting" test; its buffer is the answer.
-        if pace and not self._reader._buffer and not self._reader.at_eof():  # type: ignore[attr-defined]
-            await asyncio.sleep(pace)
         try:
             if timeout is None:
                 return await self._reader.read(max_bytes)
