@@ -18,6 +18,7 @@ from chat.errors import as_chat_error
 from chat.events import auth_group, chat_group, owner_group
 from chat.inputs import number_input, text_input
 from chat.ownership import Owner
+from chat.positions import StreamPositions
 from chat.rendering import HtmlRenderer
 from chat.selectors import chat_get_for_owner
 from chat.sessions import CLOSE_SESSION_ENDED, session_is_current
@@ -40,6 +41,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # None speaks the JSON protocol; the browser page asks for HTML (?format=html).
     renderer: HtmlRenderer | None = None
     budget: FrameBudget | None = None
+    positions: StreamPositions
     admitted = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -87,7 +89,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = tuple(groups)
-        await self.deliver("welcome", await chat_snapshot(chat))
+        self.positions = StreamPositions()
+        await self._welcome(chat)
 
     async def disconnect(self, code: int) -> None:
         """Leave the groups; any running reply carries on without us."""
@@ -204,6 +207,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         assert self.chat_id is not None
         return self.chat_id
 
+    async def _welcome(self, chat: Any) -> None:
+        snapshot = await chat_snapshot(chat)
+        self.positions.snapshot(snapshot["messages"])
+        await self.deliver("welcome", snapshot)
+
+    async def _resync(self) -> None:
+        """This connection missed events: send it the chat as it is now."""
+        chat_id = self._chat_id()
+        chat = await database_sync_to_async(chat_get_for_owner)(chat_id=chat_id, owner=self.owner)
+        if chat is None:
+            await self._end(CLOSE_NOT_FOUND)
+            return
+        await self._welcome(chat)
+
     # --- the session behind the socket ------------------------------------------------
 
     async def _session_is_current(self) -> bool:
@@ -223,8 +240,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- group events, rendered for this client -------------------------------------
 
     async def relay(self, event: dict[str, Any]) -> None:
-        """Send a group event to this client."""
+        """Send a group event to this client (or a fresh snapshot, if it missed some)."""
         kind = event["type"].removeprefix("chat.")
+        if kind == "stream":
+            verdict = self.positions.check(event["message_id"], event["seq"])
+            if verdict == "stale":
+                return
+            if verdict == "missed":
+                await self._resync()
+                return
+        elif kind == "ack":
+            self.positions.started(event["reply"]["id"])
+        elif kind == "complete":
+            self.positions.finished(event["message"]["id"])
         if kind == "deleted" and event["chat_id"] != str(self.chat_id):
             return  # another chat of the owner (HTML sockets hear the owner's group)
         await self.deliver(kind, event)

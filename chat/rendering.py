@@ -3,9 +3,8 @@
 Each event becomes out-of-band swaps built from the same partials the page load uses
 (``chat/chat.html#message`` and friends). A fragment is rendered once per process and
 reused by every connection that receives the same event (``FragmentCache``), and each
-message's Markdown once per process (chat/markdown.py). Stale ``stream`` batches (already
-contained in the snapshot this connection received) are dropped here, so the page never
-shows text twice.
+message's Markdown once per process (chat/markdown.py). The connection has already
+dropped stale ``stream`` batches (chat/positions.py), so the page never shows text twice.
 """
 
 from __future__ import annotations
@@ -117,7 +116,6 @@ class HtmlRenderer:
 
     def __init__(self, chat: Chat) -> None:
         self.chat = chat
-        self.seen_seq: dict[int, int] = {}
 
     def _render(self, name: str, event: str, **context: Any) -> str:
         base = {
@@ -133,12 +131,8 @@ class HtmlRenderer:
         """HTML for one event, or None when there is nothing to show."""
         if kind == "welcome":
             return await fragment_cache.get(None, lambda: self._snapshot(kind, event), heavy=True)
-        if kind == "stream":
-            message_id, seq = event["message_id"], event["seq"]
-            if seq <= self.seen_seq.get(message_id, 0):
-                return None
-            self.seen_seq[message_id] = seq
-            key = ("stream", str(message_id), str(seq))
+        if kind == "stream":  # the connection has dropped stale batches already
+            key = ("stream", str(event["message_id"]), str(event["seq"]))
         else:
             self._note(kind, event)
             key = (event["eid"], str(self.chat.pk)) if "eid" in event else None
@@ -151,17 +145,10 @@ class HtmlRenderer:
             self.chat.greeting_index = event["greeting_index"]
         elif kind == "title":
             self.chat.title = event["title"]
-        elif kind == "complete":
-            self.seen_seq.pop(event["message"]["id"], None)
-        elif kind == "ack":
-            self.seen_seq[event["reply"]["id"]] = 0
 
     def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
         """The whole message list: a connection's own ``welcome``."""
         messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat)
-        for message in messages:
-            if message["status"] == "streaming":
-                self.seen_seq[message["id"]] = message.get("seq", 0)
         self.chat.title = payload["chat"]["title"]
         return self._render("ws-welcome", kind, messages=messages, has_more=payload["has_more"])
 

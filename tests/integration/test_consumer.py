@@ -13,6 +13,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from chat import live
+from chat.events import chat_group, publish, stream_event
 from chat.models import Chat, Message
 from chat.rendering import fragment_cache
 from tests.fakes.llm_server import Reply, openai_sse
@@ -602,3 +603,30 @@ async def test_an_edit_with_a_bad_message_id_is_a_bad_request_not_a_crash(
     assert (await client.receive())["code"] == "bad_request"  # was a 1011 close
     await client.send(type="ping")
     assert (await client.receive())["type"] == "pong"
+
+
+async def test_a_connection_that_missed_batches_gets_a_fresh_snapshot(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: object
+) -> None:
+    await llm(sse_reply(TOKENS * 20, delay=0.02))  # type: ignore[operator]
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Go on")
+    last = (await client.receive_until("stream"))[-1]
+    # A batch far ahead of what this connection has seen: the ones between were lost
+    # (a channel layer that restarted, or a queue that overflowed).
+    skipped = stream_event(message_id=last["message_id"], seq=last["seq"] + 5, content="?")
+    await publish(chat_group(chat.pk), skipped)
+    event = await client.receive()
+    while event["type"] == "stream":  # batches the run published meanwhile
+        event = await client.receive()
+    assert event["type"] == "welcome"  # the chat as it is now, not a gap
+    streaming = event["messages"][-1]
+    assert streaming["status"] == "streaming"
+    assert "?" not in streaming["content"]
+    events = await client.receive_until("complete")
+    text = streaming["content"] + "".join(
+        e["content"] for e in events if e["type"] == "stream" and e["seq"] > streaming["seq"]
+    )
+    assert text == events[-1]["message"]["content"] == "".join(TOKENS * 20)
