@@ -188,9 +188,12 @@ async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
     def streaming() -> Message | None:
         return chat_streaming_reply(chat_id=_owned(owner, chat_id).pk)
 
-    if await database_sync_to_async(streaming)() is None:
+    reply = await database_sync_to_async(streaming)()
+    if reply is None:
         raise NotStreaming("No reply is being written right now.")
-    await events.publish(events.control_group(chat_id), events.stop_request())
+    # The group is named from the stored id, as the run names it: the id a caller typed
+    # (upper case, no hyphens) finds the same chat but would name another group.
+    await events.publish(events.control_group(reply.chat_id), events.stop_request())
 
 
 # --- replies whose process died ----------------------------------------------------------

@@ -327,3 +327,17 @@ async def test_snapshot_plus_events_equals_a_fresh_snapshot(
     if name == "delete":  # told, then closed as a missing chat is
         closed = await scene.json_socket.ws.receive_output(5)
         assert closed == {"type": "websocket.close", "code": 4404}
+
+
+async def test_stop_through_the_api_reaches_the_run_however_the_id_is_written(
+    scene: Scene,
+) -> None:
+    await actions.turn_send(owner=scene.owner, chat_id=scene.chat.pk, content="Go on")
+    async with asyncio.timeout(10):
+        while (await scene.json_socket.receive())["type"] != "stream":
+            pass
+    spelled = scene.chat.pk.hex.upper()  # the same chat, as a UUID without hyphens
+    response = await api_client(scene.key).post(f"/api/chats/{spelled}/stop/")
+    assert response.status_code == 202, response.content
+    events = await scene.json_socket.receive_until("complete")
+    assert events[-1]["message"]["status"] == "cancelled"
