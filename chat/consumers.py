@@ -241,6 +241,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def relay(self, event: dict[str, Any]) -> None:
         """Send a group event to this client (or a fresh snapshot, if it missed some)."""
+        if self.chat_id is None:
+            return  # closed (deleted, session ended): still in the groups until it is gone
         kind = event["type"].removeprefix("chat.")
         if kind == "stream":
             verdict = self.positions.check(event["message_id"], event["seq"])
@@ -253,8 +255,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.positions.started(event["reply"]["id"])
         elif kind == "complete":
             self.positions.finished(event["message"]["id"])
-        if kind == "deleted" and event["chat_id"] != str(self.chat_id):
-            return  # another chat of the owner (HTML sockets hear the owner's group)
         await self.deliver(kind, event)
         if kind == "deleted":
             await self._end(CLOSE_NOT_FOUND)

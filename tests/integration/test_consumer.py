@@ -630,3 +630,18 @@ async def test_a_connection_that_missed_batches_gets_a_fresh_snapshot(
         e["content"] for e in events if e["type"] == "stream" and e["seq"] > streaming["seq"]
     )
     assert text == events[-1]["message"]["content"] == "".join(TOKENS * 20)
+
+
+async def test_events_after_a_socket_was_closed_are_ignored(
+    owned_chat: tuple[Chat, str], connect: Connect
+) -> None:
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await sync_to_async(page_client(key).delete)(f"/api/chats/{chat.pk}/")
+    assert (await client.receive())["type"] == "deleted"
+    assert await client.ws.receive_output(5) == {"type": "websocket.close", "code": 4404}
+    # Still in the group until daphne reports the disconnect: a batch for a reply this
+    # socket never saw must not send it a snapshot of a chat that is gone (nor crash it).
+    await publish(chat_group(chat.pk), stream_event(message_id=1, seq=3, content="late"))
+    assert await client.ws.receive_nothing(0.3)
