@@ -34,7 +34,7 @@ from chat.flushing import reply_flusher
 from chat.jobs import ReplyJob
 from chat.live import LiveReply, live_delete, live_set
 from chat.models import Message
-from chat.outages import Outage
+from chat.outages import FIRST_DELAY, MAX_DELAY, Outage
 from chat.presenters import message_data
 from chat.services import reply_finish
 from chat.titles import title_chat
@@ -151,7 +151,7 @@ class ReplyRun:
     async def _wait_for_stop(self, listening: asyncio.Event) -> None:
         """Until a ``stop`` arrives on the chat's control group. Through a channel-layer
         outage it listens again once the layer is back; it never holds up the reply."""
-        delay = 0.25
+        delay = FIRST_DELAY
         while True:
             try:
                 if self.control is None:
@@ -166,7 +166,7 @@ class ReplyRun:
             except Exception:
                 listening.set()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, MAX_DELAY)
 
     async def _generate(self) -> None:
         """Read the backend into ``pending`` while the publisher sends batches."""
