@@ -9,11 +9,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,23 @@ def prepare_database(env: dict[str, str], *, collectstatic: bool = False) -> Non
             check=True,
             capture_output=True,
         )
+
+
+@contextmanager
+def own_postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A fresh, migrated and seeded PostgreSQL database on the server of ``server_url``,
+    dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    base = server_url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{base}/{name}"
+    try:
+        prepare_database({**os.environ, "DATABASE_URL": url, "REDIS_URL": ""})
+        yield url
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:

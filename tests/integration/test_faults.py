@@ -33,7 +33,7 @@ from .servers import (
     free_port,
     new_visitor_chat,
     open_chat_socket,
-    prepare_database,
+    own_postgres_database,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -73,15 +73,9 @@ def redis_port() -> int:
 
 @pytest.fixture
 def database(service_urls: dict[str, str]) -> Iterator[str]:
-    name = f"stormchat_fault_{uuid.uuid4().hex[:10]}"
-    admin = service_urls["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = service_urls["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    prepare_database({**os.environ, "DATABASE_URL": url, "REDIS_URL": ""})
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    """A fresh, migrated PostgreSQL database just for these processes."""
+    with own_postgres_database(service_urls["DATABASE_URL"], "stormchat_fault") as url:
+        yield url
 
 
 @pytest.fixture

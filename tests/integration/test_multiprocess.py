@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from websockets.asyncio.client import ClientConnection
 
@@ -22,7 +20,7 @@ from .servers import (
     free_port,
     new_visitor_chat,
     open_chat_socket,
-    prepare_database,
+    own_postgres_database,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -40,15 +38,8 @@ def fake_backend() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def database(service_urls: dict[str, str]) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database just for these processes."""
-    name = f"stormchat_it_{uuid.uuid4().hex[:10]}"
-    admin = service_urls["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = service_urls["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    prepare_database({**os.environ, "DATABASE_URL": url})
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with own_postgres_database(service_urls["DATABASE_URL"], "stormchat_it") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
