@@ -75,23 +75,19 @@ class Sweeper:
         return [m.pk for m in marked]
 
 
+# The sweep task of each event loop (a process has one; tests make several).
 _sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
     weakref.WeakKeyDictionary()
 )
-sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Sweeper] = (
-    weakref.WeakKeyDictionary()
-)
 
 
-def start_sweeper() -> Sweeper:
-    """This process's sweeper, started on the running event loop if it is not yet."""
+def start_sweeper() -> None:
+    """Start this process's sweep on the running event loop, unless it is running."""
     loop = asyncio.get_running_loop()
     task = _sweepers.get(loop)
     if task is None or task.done():
-        sweeper = sweepers[loop] = Sweeper()
-        _sweepers[loop] = loop.create_task(sweeper.run_forever(), name="reply-sweeper")
+        _sweepers[loop] = loop.create_task(Sweeper().run_forever(), name="reply-sweeper")
         logger.info("sweeping for orphaned replies every %g s", settings.REPLY_SWEEP_SECONDS)
-    return sweepers[loop]
 
 
 class SweepingApplication:
