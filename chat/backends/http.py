@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.backends.framing import EventStreamDecoder
-from chat.backends.network import asyncio_transport
+from chat.backends.transport import Transport
 from chat.errors import (
     BackendAuthFailed,
     BackendError,
@@ -28,6 +28,8 @@ from chat.errors import (
 
 MAX_ERROR_BODY = 64 * 1024
 
+T = TypeVar("T")
+
 
 class _SharedClient:
     """One AsyncClient (one connection pool) per process, for its event loop.
@@ -37,6 +39,7 @@ class _SharedClient:
     """
 
     client: httpx.AsyncClient | None = None
+    transport: Transport | None = None
     loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -45,14 +48,35 @@ def http_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     shared = _SharedClient
     if shared.client is None or shared.loop is not loop or shared.client.is_closed:
+        if shared.transport is not None and shared.loop is not loop:
+            shared.transport.abandon()
+        shared.transport = Transport()
         shared.client = httpx.AsyncClient(
-            transport=asyncio_transport(
-                httpx.Limits(max_connections=None, max_keepalive_connections=256)
-            ),
-            headers={"User-Agent": "Stormchat"},
+            transport=shared.transport, headers={"User-Agent": "Stormchat"}
         )
         shared.loop = loop
     return shared.client
+
+
+async def close_http_client() -> None:
+    """Close the running loop's client and its connections (before a command's loop ends)."""
+    shared = _SharedClient
+    if shared.client is not None and shared.loop is asyncio.get_running_loop():
+        await shared.client.aclose()
+        shared.client = shared.transport = shared.loop = None
+
+
+def run_closing_client(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` for management commands: the client's connections are closed
+    before the loop ends."""
+
+    async def body() -> T:
+        try:
+            return await main
+        finally:
+            await close_http_client()
+
+    return asyncio.run(body())
 
 
 async def read_bounded(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from chat.backends.http import run_closing_client
 from chat.backends.registry import BACKENDS
 from chat.models import Chat
 from chat.ownership import Owner
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             backend_name=options["backend"],
             chat_id=chat_id,
         )
-        status = asyncio.run(session.run())
+        status = run_closing_client(session.run())
         if status:
             raise CommandError("A reply failed (see the error above).")
 

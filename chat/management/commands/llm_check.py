@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chat.backends.base import Backend, GenerationOptions, GenerationSummary
+from chat.backends.http import run_closing_client
 from chat.backends.registry import get_backend
 from chat.errors import BackendError
 from personas.backends import BackendName
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             chosen = get_backend(backend)
             for key, value in chosen.describe().items():
                 self.stdout.write(f"{key:>9}: {value}")
-            asyncio.run(self.probe(chosen, model=model, max_tokens=max_tokens))
+            run_closing_client(self.probe(chosen, model=model, max_tokens=max_tokens))
         except BackendError as error:
             detail = f" ({error.detail})" if error.detail else ""
             raise CommandError(f"{error.code}: {error.message}{detail}") from None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 import trustme
 
 from chat.backends.base import BackendConfig, GenerationOptions, GenerationSummary
-from chat.backends.http import http_client
+from chat.backends.http import http_client, run_closing_client
 from chat.backends.ollama import OllamaBackend
 from chat.backends.openai_compat import OpenAICompatBackend
 from chat.errors import BackendUnreachable
@@ -159,3 +162,52 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_not_reused() ->
             await asyncio.sleep(0.2)  # the server hangs up on the idle connection
 
     assert (server.requests, server.connections) == (3, 3)
+
+
+class HangUpWatcher:
+    """A keep-alive server on its own thread, which notes when the client hangs up."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.hung_up = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection:
+            connection.recv(65536)
+            body = b'{"models": []}'
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            while connection.recv(65536):
+                pass
+        self.hung_up.set()
+
+
+def test_a_command_closes_its_connections_before_its_loop_ends() -> None:
+    watcher = HangUpWatcher()
+
+    async def ask() -> int:
+        return (await http_client().get(watcher.url + "/api/tags")).status_code
+
+    assert run_closing_client(ask()) == 200
+    assert watcher.hung_up.wait(5)
+
+
+def test_a_new_event_loop_gets_a_new_client_and_the_old_one_goes_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def ask_twice() -> tuple[int, int]:
+        async with KeepAliveServer() as server:
+            for _ in range(2):
+                await http_client().get(server.url + "/api/tags")
+            return server.requests, server.connections
+
+    assert asyncio.run(ask_twice()) == (2, 1)
+    assert asyncio.run(ask_twice()) == (2, 1)  # the first loop's client is not reused
+    gc.collect()
+
+    assert "Unclosed" not in caplog.text
