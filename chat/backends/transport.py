@@ -75,7 +75,7 @@ class Transport(AiohttpTransport):
             )
             return aiohttp.ClientSession(connector=connector)
 
-        super().__init__(client=session)
+        super().__init__(verify=ssl_context, client=session)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
