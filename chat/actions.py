@@ -31,8 +31,16 @@ from chat.live import live_delete, live_texts
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.presenters import message_data
+from chat.prompting import LoreSources
 from chat.runs import start_reply
-from chat.selectors import chat_for_turn, chat_get_for_owner, chat_streaming_reply, prompt_history
+from chat.selectors import (
+    chat_for_turn,
+    chat_get_for_owner,
+    chat_lorebooks,
+    chat_streaming_reply,
+    prompt_history,
+)
+from personas.lore.compiled import compiled_books
 from personas.models import Persona
 from personas.prompts import DEFAULT_USER_NAME
 from stormchat.limits import attempt, limit_for
@@ -260,6 +268,7 @@ def _save_turn(
         turn = services.turn_edit(message_id=message_id, content=content, **target)
     chat.updated_at = turn.reply.created_at
     history = prompt_history(chat=chat, before_position=turn.reply.position)
+    books = compiled_books(chat_lorebooks(chat=chat))
     user_name = chat.user.get_username() if chat.user else DEFAULT_USER_NAME
     return ReplyJob(
         chat=chat,
@@ -270,6 +279,7 @@ def _save_turn(
         options=options,
         history=history,
         user_name=user_name,
+        lore=LoreSources(books=books, read_through=chat.read_through),
         wants_title=turn.user is not None and not chat.title and len(history) <= 2,
     )
 

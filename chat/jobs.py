@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chat.backends.base import Backend, ChatMessage, GenerationOptions
+from chat.backends.base import Backend, GenerationOptions
 from chat.models import Chat, Message
 from chat.ownership import Owner
-from chat.prompting import build_prompt
+from chat.prompting import BuiltPrompt, LoreSources, build_prompt
 from chat.services import Turn
 
 
@@ -24,15 +24,17 @@ class ReplyJob:
     options: GenerationOptions
     history: list[Message]
     user_name: str
+    lore: LoreSources | None = None
     # The first exchange of an untitled chat gets a title once the reply completes.
     wants_title: bool = False
 
-    def prompt(self) -> list[ChatMessage]:
-        """The messages to send the model (blocking: counts tokens)."""
+    def prompt(self) -> BuiltPrompt:
+        """The messages to send the model, and the lore in them (blocking: counts tokens)."""
         return build_prompt(
             persona=self.chat.persona,
             history=self.history,
             backend=self.backend,
             options=self.options,
             user_name=self.user_name,
+            lore=self.lore,
         )

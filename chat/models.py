@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from chat.ownership import Owner
+from personas.lore import series
 
 
 class ChatQuerySet(models.QuerySet["Chat"]):
@@ -49,6 +50,18 @@ class Chat(models.Model):
     greeting_index = models.PositiveSmallIntegerField(
         default=0,
         help_text="Which of the persona's greetings opens the chat (0 is the main one).",
+    )
+    read_through = models.CharField(
+        max_length=40,
+        choices=series.CHOICES,
+        default=series.FIRST_BOOK,
+        help_text="How far the reader has read: lore revealed later never joins the prompt.",
+    )
+    lorebooks = models.ManyToManyField(
+        "personas.Lorebook",
+        blank=True,
+        related_name="chats",
+        help_text="Books this chat reads on top of its persona's.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -115,6 +128,15 @@ class Message(models.Model):
         null=True, blank=True, help_text="Time from request to the last token, in milliseconds."
     )
     error = models.TextField(blank=True, help_text="Why the generation failed, if it did.")
+    lore = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The lore entries in this reply's prompt: book, entry, the key that "
+        "matched and why.",
+    )
+    lore_dropped = models.JSONField(
+        default=list, blank=True, help_text="Entries that matched but the budget left out."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

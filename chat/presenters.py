@@ -51,6 +51,9 @@ def message_data(message: Message, *, full: bool = False) -> dict[str, Any]:
                 "completion_tokens": message.completion_tokens,
             },
             "timings": {"ttft_ms": message.ttft_ms, "duration_ms": message.duration_ms},
+            # The inspector: lore in this reply's prompt, and what the budget left out.
+            "lore": message.lore,
+            "lore_dropped": message.lore_dropped,
         }
         if message.error:
             data["error"] = message.error

@@ -1,20 +1,31 @@
-"""The prompt for a reply: persona first, then as many of the newest turns as fit.
+"""The prompt for a reply: persona and lore first, then as many of the newest turns as fit.
 
 Budget: the backend's context window minus the reply's max_tokens and a safety margin.
 The persona's system prompt is never cut; if even the full persona text doesn't fit, the
-example dialogue goes first, then the scenario. Tokens are counted with the backend's
-tokenizer where there is one (the embedded model), otherwise estimated at one token per
-four characters plus a few tokens of per-message overhead.
+example dialogue goes first, then the scenario. Lore comes next, within its books' own
+budgets and the room the persona leaves (after keeping room for the newest message), and
+the chat history fills what is left. Tokens are counted with the backend's tokenizer where
+there is one (the embedded model), otherwise estimated at one token per four characters
+plus a few tokens of per-message overhead.
+
+Where lore goes: around the description, after the personality or scenario sections, as
+messages at a depth in the chat (0 is after the newest message), or in the author's-note
+slot (one system message at ``AUTHORS_NOTE_DEPTH``).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
 from chat.models import Message
-from personas.models import Persona
+from personas.lore import series
+from personas.lore.activation import Activation, ScanMessage, activate
+from personas.lore.compiled import CompiledBook
+from personas.models import LoreEntry, Persona
 from personas.prompts import (
     DEFAULT_USER_NAME,
     persona_post_history,
@@ -24,6 +35,36 @@ from personas.prompts import (
 
 PER_MESSAGE_OVERHEAD = 4
 SAFETY_MARGIN = 32
+AUTHORS_NOTE_DEPTH = 4
+Position = LoreEntry.Position
+SYSTEM_SLOTS = (Position.BEFORE_CHAR, Position.AFTER_CHAR, "personality", "scenario")
+
+
+@dataclass(frozen=True)
+class LoreSources:
+    """The books a chat reads, compiled, and how far its reader has read."""
+
+    books: Sequence[CompiledBook]
+    read_through: str = series.FIRST_BOOK
+
+
+@dataclass
+class BuiltPrompt:
+    """The messages to send, and the inspector's record of the lore in them."""
+
+    messages: list[ChatMessage]
+    lore: list[dict[str, Any]] = field(default_factory=list)
+    lore_dropped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def spoiler_boundary(read_through: str) -> str:
+    """The instruction that keeps the persona to what the reader knows."""
+    title = series.book_title(read_through) or series.book_title(series.FIRST_BOOK)
+    return (
+        f"{{{{user}}}} has read The Stormlight Archive through {title}. Keep to what is "
+        f"known by the end of {title}: never mention, hint at or confirm anything that "
+        "happens or comes out later in the series."
+    )
 
 
 def build_prompt(
@@ -33,43 +74,96 @@ def build_prompt(
     backend: Backend,
     options: GenerationOptions,
     user_name: str = DEFAULT_USER_NAME,
-) -> list[ChatMessage]:
-    """The messages to send: system text, the newest turns that fit the budget, then the
-    persona's post-history instructions (if any)."""
+    lore: LoreSources | None = None,
+) -> BuiltPrompt:
+    """The messages to send: system text (with lore), lore at depths, the newest turns that
+    fit the budget, then the persona's post-history instructions (if any)."""
     reserve = (options.max_tokens or 512) + SAFETY_MARGIN
-    budget = max(backend.context_window - reserve, 0)
 
     def cost(text: str) -> int:
         return backend.count_tokens(text) + PER_MESSAGE_OVERHEAD
 
-    system = _fitting_system_text(persona, budget, cost, user_name)
+    budget = max(backend.context_window - reserve, 0)
+    closing = spoiler_boundary(lore.read_through) if lore is not None else ""
     after = persona_post_history(persona, user=user_name)
-    remaining = budget - cost(system) - (cost(after) if after else 0)
+    after_cost = cost(after) if after else 0
+    contents = [render_macros(m.content, char=persona.name, user=user_name) for m in history]
+    activation = Activation()
+    if lore is not None and lore.books:
+        bare = _fitting_system_text(persona, budget, cost, user_name, {}, closing)
+        left = budget - cost(bare) - after_cost
+        newest = cost(contents[-1]) if contents else 0
+        activation = activate(
+            lore.books,
+            [_scan_message(m, text) for m, text in zip(history, contents, strict=True)],
+            read_through=lore.read_through,
+            count_tokens=backend.count_tokens,
+            room=max(left - newest, 0),
+            at_max_context=sum(map(cost, contents)) > left,
+        )
+    slots = {slot: [a.entry.text for a in activation.at(slot)] for slot in SYSTEM_SLOTS}
+    system = _fitting_system_text(persona, budget, cost, user_name, slots, closing)
+    inserts = _chat_inserts(activation, persona.name, user_name)
+    remaining = budget - cost(system) - after_cost - sum(cost(m["content"]) for _, m in inserts)
     turns: list[ChatMessage] = []
-    for message in reversed(history):
-        content = render_macros(message.content, char=persona.name, user=user_name)
+    for message, content in zip(reversed(history), reversed(contents), strict=True):
         needed = cost(content)
         if needed > remaining and turns:
             break
         turns.append({"role": message.role, "content": content})
         remaining -= needed
-    closing: list[ChatMessage] = [{"role": "system", "content": after}] if after else []
-    return [{"role": "system", "content": system}, *reversed(turns), *closing]
+    turns.reverse()
+    for depth, message in sorted(inserts, key=lambda item: -item[0]):
+        turns.insert(max(len(turns) - depth, 0), message)
+    closing_messages: list[ChatMessage] = [{"role": "system", "content": after}] if after else []
+    return BuiltPrompt(
+        messages=[{"role": "system", "content": system}, *turns, *closing_messages],
+        lore=[a.record() for a in activation.injected],
+        lore_dropped=[a.record() for a in activation.dropped],
+    )
+
+
+def _scan_message(message: Message, text: str) -> ScanMessage:
+    return ScanMessage(role=message.role, text=text, lore=message.lore or ())
+
+
+def _chat_inserts(activation: Activation, char: str, user: str) -> list[tuple[int, ChatMessage]]:
+    """Lore that goes into the chat itself: (depth, message) pairs. Entries at the same
+    depth and role share one message; the author's-note slot is one system message."""
+    grouped: dict[tuple[int, str], list[str]] = {}
+    for item in activation.at(Position.AT_DEPTH):
+        grouped.setdefault((item.entry.depth, item.entry.role), []).append(item.entry.text)
+    note = [a.entry.text for a in activation.at(Position.AUTHORS_NOTE)]
+    if note:
+        grouped.setdefault((AUTHORS_NOTE_DEPTH, "system"), []).extend(note)
+    return [
+        (depth, {"role": role, "content": render_macros("\n\n".join(texts), char=char, user=user)})
+        for (depth, role), texts in grouped.items()
+    ]
 
 
 def _fitting_system_text(
-    persona: Persona, budget: int, cost: Callable[[str], int], user_name: str
+    persona: Persona,
+    budget: int,
+    cost: Callable[[str], int],
+    user_name: str,
+    lore: dict[str, list[str]],
+    closing: str,
 ) -> str:
     """The fullest persona text that fits: drop examples, then scenario, never the prompt."""
     variants = [
-        persona_system_text(persona, user=user_name),
-        persona_system_text(_without(persona, "example_dialogue"), user=user_name),
-        persona_system_text(_without(persona, "example_dialogue", "scenario"), user=user_name),
+        persona,
+        _without(persona, "example_dialogue"),
+        _without(persona, "example_dialogue", "scenario"),
     ]
-    for text in variants[:-1]:
+    texts = [
+        persona_system_text(variant, user=user_name, lore=lore, closing=closing)
+        for variant in variants
+    ]
+    for text in texts[:-1]:
         if cost(text) <= budget:
             return text
-    return variants[-1]
+    return texts[-1]
 
 
 def _without(persona: Persona, *blank: str) -> Persona:

@@ -115,6 +115,8 @@ class ReplyRun:
         self.has_data = asyncio.Event()
         self.finished = False
         self.summary: GenerationSummary | None = None
+        # The inspector's record of the prompt's lore, saved with the reply.
+        self.lore: dict[str, list[dict[str, Any]]] = {}
 
     async def execute(self) -> None:
         """Run to the end, whatever happens, and finish the reply exactly once."""
@@ -176,7 +178,8 @@ class ReplyRun:
         try:
             loop = asyncio.get_running_loop()
             prompt = await loop.run_in_executor(_prompt_builder, job.prompt)
-            stream = job.backend.stream(prompt, job.options, on_queued=self._queued)
+            self.lore = {"lore": prompt.lore, "lore_dropped": prompt.lore_dropped}
+            stream = job.backend.stream(prompt.messages, job.options, on_queued=self._queued)
             async with aclosing(stream):
                 async for item in stream:
                     if isinstance(item, GenerationSummary):
@@ -271,6 +274,7 @@ class ReplyRun:
             status=status,
             summary=self.summary,
             error=error_text,
+            lore=self.lore,
         )
         await self.store_outage.call(live_delete, self.message_id)
         data: dict[str, Any] = (

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from chat.models import Chat, Message
 from chat.ownership import Owner
+from personas.models import Lorebook
 from stormchat.text import without_nul
 
 
@@ -31,6 +32,18 @@ def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
         return None
     chats = Chat.objects.owned_by(owner).select_related("persona", "user")
     return chats.filter(pk=chat_uuid).first()
+
+
+def chat_lorebooks(*, chat: Chat) -> list[Lorebook]:
+    """The active books a chat reads: the global ones, its persona's own and linked books,
+    and its own (one query)."""
+    reads = (
+        Q(is_global=True)
+        | Q(owning_persona=chat.persona_id)
+        | Q(personas=chat.persona_id)
+        | Q(chats=chat.pk)
+    )
+    return list(Lorebook.objects.filter(reads, is_active=True).distinct().order_by("pk"))
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,6 @@ def prompt_history(*, chat: Chat, before_position: int, limit: int = 400) -> lis
         Message.objects.filter(chat=chat, position__lt=before_position, status__in=usable)
         .exclude(content="")
         .order_by("-position")
-        .only("role", "content", "position")[:limit]
+        .only("role", "content", "position", "lore")[:limit]
     )
     return list(reversed(rows))

@@ -32,6 +32,7 @@ class CardUploadForm(forms.Form):
 
 @admin.register(Persona)
 class PersonaAdmin(admin.ModelAdmin):
+    filter_horizontal = ["lorebooks"]
     list_display = [
         "name",
         "slug",
@@ -76,12 +77,12 @@ class PersonaAdmin(admin.ModelAdmin):
                     "creator_notes",
                     "tags",
                     "extensions",
-                    "character_book",
                     "card_extra",
                 ],
                 "classes": ["collapse"],
             },
         ),
+        ("Lore", {"fields": ["own_lorebook", "lorebooks"]}),
         ("Appearance", {"fields": ["avatar", "avatar_static", "accent_color"]}),
         (
             "Generation",

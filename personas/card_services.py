@@ -10,6 +10,13 @@ from django.utils.text import slugify
 from PIL import Image, ImageDraw
 
 from personas.cards import Card, CardError, card_json, card_png, png_bytes, read_card
+from personas.lore.formats import (
+    BookData,
+    LorebookFormatError,
+    read_ccv3_book,
+    write_ccv3_book,
+)
+from personas.lore.services import lorebook_create
 from personas.models import Persona
 
 CardFormat = Literal["json", "png"]
@@ -18,7 +25,7 @@ RENAMED = {"first_mes": "greeting", "mes_example": "example_dialogue"}
 CARD_FIELDS = (
     "name", "description", "personality", "scenario", "first_mes", "mes_example",
     "creator_notes", "system_prompt", "post_history_instructions", "alternate_greetings",
-    "tags", "creator", "character_version", "extensions", "character_book",
+    "tags", "creator", "character_version", "extensions",
 )  # fmt: skip
 
 
@@ -35,11 +42,27 @@ def persona_import_card(*, raw: bytes) -> Persona:
     _check_lengths(persona)
     persona.tagline = _tagline(card)
     persona.card_extra = {"top": card.extra_top, "data": card.extra_data}
+    book = _own_book(card, persona.name)
     with transaction.atomic():
+        if book is not None:
+            persona.own_lorebook = lorebook_create(book)
         if card.image is not None:
             persona.avatar.save(f"{persona.slug}.png", ContentFile(card.image), save=False)
         persona.save()
     return persona
+
+
+def _own_book(card: Card, name: str) -> BookData | None:
+    """The card's ``character_book``, read (CardError if it is broken)."""
+    if not card.data["character_book"]:
+        return None
+    try:
+        book = read_ccv3_book(card.data["character_book"])
+    except LorebookFormatError as error:
+        raise CardError(f"The card's lorebook can't be read: {error}") from None
+    if not book.book["extra"]["ccv3"].get("name"):
+        book.book["name"] = f"{name}'s lorebook"[:200]
+    return book
 
 
 def _check_lengths(persona: Persona) -> None:
@@ -58,6 +81,10 @@ def _check_lengths(persona: Persona) -> None:
 def persona_card(persona: Persona) -> Card:
     """The persona as a card, with the unknown fields it was imported with."""
     data = {key: getattr(persona, RENAMED.get(key, key)) for key in CARD_FIELDS}
+    book = persona.own_lorebook
+    data["character_book"] = (
+        write_ccv3_book(book, list(book.entries.order_by("pk"))) if book is not None else None
+    )
     extra = persona.card_extra or {}
     return Card(data, dict(extra.get("top") or {}), dict(extra.get("data") or {}))
 

@@ -10,6 +10,7 @@ the person's names.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,15 +33,33 @@ def render_macros(text: str, *, char: str, user: str = DEFAULT_USER_NAME) -> str
     return _USER.sub(lambda _: user, _CHAR.sub(lambda _: char, text))
 
 
-def persona_system_text(persona: Persona, *, user: str = DEFAULT_USER_NAME) -> str:
-    """The persona's full system message: instructions, character, scenario, examples."""
+def persona_system_text(
+    persona: Persona,
+    *,
+    user: str = DEFAULT_USER_NAME,
+    lore: Mapping[str, Sequence[str]] | None = None,
+    closing: str = "",
+) -> str:
+    """The persona's full system message: instructions, character, scenario, examples.
+
+    ``lore`` is lore text by slot: ``before_char`` and ``after_char`` (around the
+    description), ``personality`` and ``scenario`` (after those sections). ``closing``
+    ends the instructions (the reader's spoiler boundary).
+    """
+    slots = lore or {}
     parts = [persona.system_prompt.strip() or DEFAULT_SYSTEM_PROMPT]
+    if closing:
+        parts.append(closing)
+    parts.extend(slots.get("before_char", ()))
     if persona.description.strip():
         parts.append(persona.description.strip())
+    parts.extend(slots.get("after_char", ()))
     if persona.personality.strip():
         parts.append(f"{{{{char}}}}'s personality: {persona.personality.strip()}")
+        parts.extend(slots.get("personality", ()))
     if persona.scenario.strip():
         parts.append(f"Scenario:\n{persona.scenario.strip()}")
+        parts.extend(slots.get("scenario", ()))
     if persona.example_dialogue.strip():
         parts.append(
             "Example dialogue (shows the voice; do not repeat it):\n"

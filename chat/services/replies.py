@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Case, TextField, Value, When
 
 from chat.backends.base import GenerationSummary
@@ -35,9 +37,12 @@ def reply_finish(
     status: Message.Status,
     summary: GenerationSummary | None = None,
     error: str = "",
+    lore: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Message | None:
-    """Save the reply's final text, status, usage and timings; None if it was deleted."""
+    """Save the reply's final text, status, usage, timings and the lore record of its
+    prompt (``lore`` and ``lore_dropped``); None if it was deleted."""
     fields: dict[str, object] = {"content": content, "status": status, "error": error}
+    fields |= lore or {}
     if summary is not None:
         fields |= {
             "model": summary.model,

@@ -29,7 +29,7 @@ def test_everything_fits_in_a_large_window(kaladin: Persona) -> None:
     history = turns(6)
     prompt = build_prompt(
         persona=kaladin, history=history, backend=backend(100_000), options=GenerationOptions()
-    )
+    ).messages
     assert prompt[0]["role"] == "system"
     assert "Scenario:" in prompt[0]["content"]
     assert "Example dialogue" in prompt[0]["content"]
@@ -40,7 +40,9 @@ def test_everything_fits_in_a_large_window(kaladin: Persona) -> None:
 def test_only_the_newest_turns_that_fit_are_kept(kaladin: Persona) -> None:
     history = turns(40)
     options = GenerationOptions(max_tokens=200)
-    prompt = build_prompt(persona=kaladin, history=history, backend=backend(3000), options=options)
+    prompt = build_prompt(
+        persona=kaladin, history=history, backend=backend(3000), options=options
+    ).messages
     kept = [m["content"] for m in prompt[1:]]
     assert 0 < len(kept) < 40
     assert kept == [m.content for m in history[-len(kept) :]]  # a contiguous newest suffix
@@ -51,7 +53,9 @@ def test_only_the_newest_turns_that_fit_are_kept(kaladin: Persona) -> None:
 @pytest.mark.django_db
 def test_the_system_prompt_is_never_cut(kaladin: Persona) -> None:
     options = GenerationOptions(max_tokens=100)
-    prompt = build_prompt(persona=kaladin, history=turns(3), backend=backend(500), options=options)
+    prompt = build_prompt(
+        persona=kaladin, history=turns(3), backend=backend(500), options=options
+    ).messages
     system = prompt[0]["content"]
     assert system.startswith(kaladin.system_prompt.strip()[:200])
     assert kaladin.system_prompt.strip().splitlines()[-1] in system
@@ -64,5 +68,5 @@ def test_macros_in_history_are_filled(kaladin: Persona) -> None:
     history = [Message(role="user", content="Hello {{char}}", position=2)]
     prompt = build_prompt(
         persona=kaladin, history=history, backend=backend(10_000), options=GenerationOptions()
-    )
+    ).messages
     assert prompt[-1]["content"] == "Hello Kaladin"

@@ -37,8 +37,13 @@ def test_every_v2_field_survives_import_then_json_export() -> None:
     assert persona.example_dialogue == data["mes_example"]
     for field in ("description", "personality", "scenario", "creator_notes", "system_prompt",
                   "post_history_instructions", "alternate_greetings", "tags", "creator",
-                  "character_version", "extensions", "character_book"):  # fmt: skip
+                  "character_version", "extensions"):  # fmt: skip
         assert getattr(persona, field) == data[field], field
+    # The card's lorebook is the persona's own book, entry for entry.
+    assert persona.own_lorebook is not None
+    assert persona.own_lorebook.name == data["character_book"]["name"]
+    entry = persona.own_lorebook.entries.get()
+    assert (entry.keys, entry.content) == (["Honorblade"], "One of ten.")
 
     name, exported = persona_export_card(
         persona=Persona.objects.get(pk=persona.pk), card_format="json"

@@ -78,8 +78,20 @@ class Persona(models.Model):
         blank=True,
         help_text="The card's extensions object, kept as it came for round trips.",
     )
-    character_book = models.JSONField(
-        null=True, blank=True, help_text="The card's lorebook, kept as it came for round trips."
+    own_lorebook = models.OneToOneField(
+        "personas.Lorebook",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owning_persona",
+        help_text="The persona's own book: an imported card's character_book, exported "
+        "with its card.",
+    )
+    lorebooks = models.ManyToManyField(
+        "personas.Lorebook",
+        blank=True,
+        related_name="personas",
+        help_text="Other books this persona reads (global books apply to every persona).",
     )
     card_extra = models.JSONField(
         default=dict,

@@ -1,0 +1,1 @@
+"""Lorebooks: entries that join the prompt when their keys come up in the chat."""
