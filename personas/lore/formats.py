@@ -237,12 +237,12 @@ def _set_st_extensions(ext: dict[str, Any], entry: Any) -> None:
                 "sticky": 0, "cooldown": 0, "delay": 0}  # fmt: skip
     for key, value in wanted.items():
         current = ext.get(key)
-        if (
-            key == "position"
-            and current in ST_POSITIONS
-            and ST_POSITIONS[current] == entry.position
+        if key == "position" and (
+            ST_POSITIONS.get(current) == entry.position
+            if current in ST_POSITIONS
+            else entry.position in (Position.BEFORE_CHAR, Position.AFTER_CHAR)
         ):
-            continue
+            continue  # said already, here or by CCv3's own before_char / after_char
         if current == value or (key not in ext and defaults.get(key) == value):
             continue
         ext[key] = value
