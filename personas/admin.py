@@ -3,8 +3,6 @@ plus Character Card V2 import (upload) and export (an action)."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import Any
 
 from django import forms
@@ -18,6 +16,8 @@ from django.utils.html import format_html
 from personas.backends import uses_api_key
 from personas.card_services import CardFormat, persona_export_card, persona_import_card
 from personas.cards import MAX_CARD_BYTES, CardError
+from personas.downloads import files_response
+from personas.lore import admin as lore_admin  # noqa: F401 (registers the lorebook admin)
 from personas.models import Persona
 from personas.prompts import persona_greeting, persona_system_text
 
@@ -175,16 +175,7 @@ class PersonaAdmin(admin.ModelAdmin):
 
     def _cards_response(self, queryset: QuerySet[Persona], card_format: CardFormat) -> Any:
         files = [persona_export_card(persona=p, card_format=card_format) for p in queryset]
-        if len(files) == 1:
-            name, data = files[0]
-            kind = "image/png" if card_format == "png" else "application/json"
-            response = HttpResponse(data, content_type=kind)
-        else:
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for file_name, data in files:
-                    archive.writestr(file_name, data)
-            name = f"stormchat-cards-{card_format}.zip"
-            response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        kind = "image/png" if card_format == "png" else "application/json"
+        return files_response(
+            files, content_type=kind, zip_name=f"stormchat-cards-{card_format}.zip"
+        )
