@@ -62,10 +62,16 @@ def _owned(owner: Owner, chat_id: uuid.UUID | str) -> Chat:
 
 
 def chat_create(
-    *, owner: Owner, persona: Persona, greeting: int = 0, address: str | None = None
+    *,
+    owner: Owner,
+    persona: Persona,
+    greeting: int = 0,
+    read_through: str = "",
+    address: str | None = None,
 ) -> Chat:
-    """Start a chat on the persona's greeting (or an alternate, by index). An anonymous
-    owner's new chats also count against their ``address``. Publishes ``listed``."""
+    """Start a chat on the persona's greeting (or an alternate, by index), read through
+    ``read_through`` (else the owner's setting). An anonymous owner's new chats also count
+    against their ``address``. Publishes ``listed``."""
     if owner.user_id is None and address is not None:
         decision = attempt(limit_for("anon_chats"), address)
         if not decision.allowed:
@@ -74,7 +80,9 @@ def chat_create(
                 f"{decision.retry_after} s."
             )
     with transaction.atomic():
-        chat = services.chat_create(owner=owner, persona=persona, greeting=greeting)
+        chat = services.chat_create(
+            owner=owner, persona=persona, greeting=greeting, read_through=read_through
+        )
         events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
     return chat
 
@@ -85,6 +93,22 @@ def chat_rename(*, owner: Owner, chat_id: uuid.UUID | str, title: str) -> Chat:
         chat = services.chat_rename(chat=_owned(owner, chat_id), title=title)
         events.publish_on_commit(
             events.chat_group(chat.pk), events.title_event(chat_id=chat.pk, title=chat.title)
+        )
+        events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
+    return chat
+
+
+def chat_set_read_through(*, owner: Owner, chat_id: uuid.UUID | str, read_through: str) -> Chat:
+    """Set how far the chat's reader has read; it becomes the owner's default for new
+    chats too. Publishes ``reading`` and ``listed``."""
+    with transaction.atomic():
+        chat = services.chat_set_read_through(
+            chat=_owned(owner, chat_id), read_through=read_through
+        )
+        services.reader_remember(owner=owner, read_through=chat.read_through)
+        events.publish_on_commit(
+            events.chat_group(chat.pk),
+            events.reading_event(chat_id=chat.pk, read_through=chat.read_through),
         )
         events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
     return chat

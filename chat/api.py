@@ -84,10 +84,12 @@ def chats(request: HttpRequest) -> JsonResponse:
             return error_response(400, "unknown_persona", 'Send {"persona": "<slug>"}.')
         try:
             greeting = number_input(data.get("greeting", 0), what="greeting", low=-(10**6))
+            read_through = text_input(data.get("read_through") or "", what="read_through")
             chat = actions.chat_create(
                 owner=owner_for_writing(request),
                 persona=persona,
                 greeting=greeting,
+                read_through=read_through,
                 address=client_ip(request),
             )
         except ChatError as error:
@@ -126,14 +128,21 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
 
 def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonResponse:
     data = json_body(request)
-    if data is None or not ({"title", "greeting"} & data.keys()):
-        return error_response(400, "bad_request", 'Send {"title": "..."} or {"greeting": n}.')
+    if data is None or not ({"title", "greeting", "read_through"} & data.keys()):
+        return error_response(
+            400,
+            "bad_request",
+            'Send {"title": "..."}, {"greeting": n} or {"read_through": "<book slug>"}.',
+        )
     if "title" in data:
         title = text_input(data["title"], what="A title")
         actions.chat_rename(owner=owner, chat_id=chat_id, title=title)
     if "greeting" in data:
         index = number_input(data["greeting"], what="greeting", low=-(10**6))
         actions.chat_choose_greeting(owner=owner, chat_id=chat_id, index=index)
+    if "read_through" in data:
+        slug = text_input(data["read_through"], what="read_through")
+        actions.chat_set_read_through(owner=owner, chat_id=chat_id, read_through=slug)
     found = chat_get_for_owner(chat_id=chat_id, owner=owner)
     return JsonResponse(chat_data(found)) if found else not_found()
 

@@ -181,6 +181,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             owner=self.owner, chat_id=self._chat_id(), index=index
         )
 
+    async def on_read_through(self, data: dict[str, Any]) -> None:
+        slug = text_input(data.get("read_through"), what="read_through")
+        await database_sync_to_async(actions.chat_set_read_through)(
+            owner=self.owner, chat_id=self._chat_id(), read_through=slug
+        )
+
     async def on_delete(self, data: dict[str, Any]) -> None:
         await database_sync_to_async(actions.chat_delete)(owner=self.owner, chat_id=self._chat_id())
 
@@ -195,6 +201,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "clear": on_clear,
         "rename": on_rename,
         "greeting": on_greeting,
+        "read_through": on_read_through,
         "delete": on_delete,
         "ping": on_ping,
     }

@@ -123,6 +123,11 @@ def title_event(*, chat_id: uuid.UUID, title: str) -> Event:
     return _event("title", chat_id=str(chat_id), title=title)
 
 
+def reading_event(*, chat_id: uuid.UUID, read_through: str) -> Event:
+    """How far the chat's reader has read changed: lore revealed later stays out."""
+    return _event("reading", chat_id=str(chat_id), read_through=read_through)
+
+
 def listed_event(chat: Chat) -> Event:
     """A chat is new or changed: pages move its row (carried here) to the top of the list."""
     return _event("listed", chat_id=str(chat.pk), chat=chat_data(chat))

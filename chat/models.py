@@ -155,3 +155,40 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} #{self.position} in {self.chat_id}"
+
+
+class Reader(models.Model):
+    """How far an owner (an account, or an anonymous session) has read the series: the
+    default for their new chats, and what they last chose for a chat."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reader",
+    )
+    session_key = models.CharField(max_length=40, blank=True, default="")
+    read_through = models.CharField(
+        max_length=40, choices=series.CHOICES, default=series.FIRST_BOOK
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_key"],
+                condition=~models.Q(session_key=""),
+                name="reader_unique_session",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, session_key="")
+                    | (models.Q(user__isnull=True) & ~models.Q(session_key=""))
+                ),
+                name="reader_has_exactly_one_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.session_key}: {self.read_through}"

@@ -68,6 +68,7 @@ def chat_data(chat: Chat) -> dict[str, Any]:
         "id": str(chat.pk),
         "title": chat.title,
         "greeting_index": chat.greeting_index,
+        "read_through": chat.read_through,
         "persona": persona_data(chat.persona),
         "created_at": chat.created_at.isoformat(),
         "updated_at": chat.updated_at.isoformat(),

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from chat.context_processors import limits
 from chat.markdown import render_markdown
 from chat.models import Chat
+from personas.lore import series
 from personas.prompts import persona_greetings
 
 TEMPLATE = "chat/chat.html"
@@ -145,6 +146,8 @@ class HtmlRenderer:
             self.chat.greeting_index = event["greeting_index"]
         elif kind == "title":
             self.chat.title = event["title"]
+        elif kind == "reading":
+            self.chat.read_through = event["read_through"]
 
     def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
         """The whole message list: a connection's own ``welcome``."""
@@ -194,6 +197,8 @@ class HtmlRenderer:
             )
         if kind == "title":
             return self._render("ws-title", kind, title=event["title"], **at)
+        if kind == "reading":
+            return self._render("ws-reading", kind, books=series.CHOICES, **at)
         if kind == "listed":
             return self._render("ws-chat-listed", kind, chat=ListedChat.from_event(event["chat"]))
         if kind == "unlisted":

@@ -20,6 +20,11 @@ urlpatterns = [
     path("chats/<str:chat_id>/rename/", views.chat_rename_view, name="chat-rename"),
     path("chats/<str:chat_id>/delete/", views.chat_delete_view, name="chat-delete"),
     path("chats/<str:chat_id>/greeting/", views.chat_greeting_view, name="chat-greeting"),
+    path(
+        "chats/<str:chat_id>/read-through/",
+        views.chat_read_through_view,
+        name="chat-read-through",
+    ),
     path("health", health.health, name="health"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/personas/", api.personas, name="api-personas"),

@@ -21,6 +21,7 @@ from chat.selectors import (
     message_in_chat,
 )
 from chat.visitors import owner_for_writing
+from personas.lore import series
 from personas.selectors import persona_get_active, persona_list_active
 from stormchat.limits import client_ip
 
@@ -85,6 +86,7 @@ def chat_page(request: HttpRequest, chat_id: str) -> HttpResponse:
             "has_more": has_more,
             "page": page,
             "current_chat_id": chat.pk,
+            "books": series.CHOICES,
         },
     )
 
@@ -149,6 +151,21 @@ def chat_rename_view(request: HttpRequest, chat_id: str) -> HttpResponse:
         return refused(error)
     context = {"chat": chat, "current_chat_id": request.POST.get("current", "")}
     return render(request, "chat/chat.html#chat-item", context)
+
+
+@require_POST
+def chat_read_through_view(request: HttpRequest, chat_id: str) -> HttpResponse:
+    """Set how far the chat's reader has read; answers with the updated control (HTMX)."""
+    try:
+        chat = actions.chat_set_read_through(
+            owner=Owner.from_request(request),
+            chat_id=chat_id,
+            read_through=request.POST.get("read_through", ""),
+        )
+    except ChatError as error:
+        return refused(error)
+    context = {"chat": chat, "persona": chat.persona, "books": series.CHOICES}
+    return render(request, "chat/chat.html#reading", context)
 
 
 @require_POST

@@ -9,8 +9,11 @@ from chat.services.chats import (
     chat_create,
     chat_delete,
     chat_rename,
+    chat_set_read_through,
     chat_set_title_if_untitled,
     chats_claim,
+    reader_read_through,
+    reader_remember,
 )
 from chat.services.common import clean_content
 from chat.services.replies import (
@@ -33,9 +36,12 @@ __all__ = [
     "chat_create",
     "chat_delete",
     "chat_rename",
+    "chat_set_read_through",
     "chat_set_title_if_untitled",
     "chats_claim",
     "clean_content",
+    "reader_read_through",
+    "reader_remember",
     "replies_flush",
     "replies_interrupt",
     "replies_orphaned",

@@ -9,15 +9,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.errors import (
+    BadRequest,
     GreetingLocked,
     TooManyChats,
 )
-from chat.models import Chat, Message
+from chat.models import Chat, Message, Reader
 from chat.ownership import Owner
 from chat.services.common import (
     lock_idle_chat,
     owner_user_name,
 )
+from personas.lore import series
 from personas.models import Persona
 from personas.prompts import persona_greeting, persona_greetings
 from stormchat.text import without_nul
@@ -26,9 +28,21 @@ Status = Message.Status
 Role = Message.Role
 
 
-def chat_create(*, owner: Owner, persona: Persona, title: str = "", greeting: int = 0) -> Chat:
+_BOOK_CHOICES = "read_through must be one of: " + ", ".join(b.slug for b in series.BOOKS) + "."
+
+
+def chat_create(
+    *,
+    owner: Owner,
+    persona: Persona,
+    title: str = "",
+    greeting: int = 0,
+    read_through: str = "",
+) -> Chat:
     """A new chat for this owner, opening with the persona's greeting (or an alternate
-    one, by index)."""
+    one, by index), read through ``read_through`` (else the owner's setting)."""
+    if read_through and not series.is_book(read_through):
+        raise BadRequest(_BOOK_CHOICES)
     if not owner.is_known:
         raise ValueError("A chat needs an owner.")
     if owner.user_id is None:
@@ -46,7 +60,10 @@ def chat_create(*, owner: Owner, persona: Persona, title: str = "", greeting: in
             persona=persona,
             title=title,
             greeting_index=greeting % total,
+            read_through=read_through or reader_read_through(owner),
         )
+        if read_through:
+            reader_remember(owner=owner, read_through=read_through)
         Message.objects.create(
             chat=chat,
             role=Role.ASSISTANT,
@@ -92,6 +109,38 @@ def chat_rename(*, chat: Chat, title: str) -> Chat:
     chat.title = " ".join(without_nul(title).split())[:200]
     chat.save(update_fields=["title", "updated_at"])
     return chat
+
+
+def chat_set_read_through(*, chat: Chat, read_through: str) -> Chat:
+    """Set how far the chat's reader has read (a book's slug, else BadRequest)."""
+    if not series.is_book(read_through):
+        raise BadRequest(_BOOK_CHOICES)
+    chat.read_through = read_through
+    chat.save(update_fields=["read_through", "updated_at"])
+    return chat
+
+
+def reader_read_through(owner: Owner) -> str:
+    """How far the owner has said they have read (the first book until they say)."""
+    readers = (
+        Reader.objects.filter(user_id=owner.user_id)
+        if owner.user_id
+        else Reader.objects.filter(user=None, session_key=owner.session_key or "-")
+    )
+    found = readers.values_list("read_through", flat=True).first()
+    return found or series.FIRST_BOOK
+
+
+def reader_remember(*, owner: Owner, read_through: str) -> None:
+    """Keep the owner's choice as the default for their new chats."""
+    if owner.user_id:
+        Reader.objects.update_or_create(
+            user_id=owner.user_id, defaults={"read_through": read_through}
+        )
+    elif owner.session_key:
+        Reader.objects.update_or_create(
+            user=None, session_key=owner.session_key, defaults={"read_through": read_through}
+        )
 
 
 def chat_set_title_if_untitled(*, chat_id: uuid.UUID, title: str) -> bool:

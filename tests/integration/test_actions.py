@@ -244,6 +244,25 @@ def greeting(interface: str) -> Do:
     return do
 
 
+def read_through(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        slug = "oathbringer"
+        if interface == "socket":
+            return await by_socket(scene, {"type": "read_through", "read_through": slug})
+        if interface == "page":
+            url = f"/chats/{scene.chat.pk}/read-through/"
+            response = await sync_to_async(page_client(scene.key).post)(url, {"read_through": slug})
+            assert response.status_code == 200, response.content
+            return None
+        response = await api_client(scene.key).patch(
+            f"/api/chats/{scene.chat.pk}/", {"read_through": slug}, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["read_through"] == slug
+
+    return do
+
+
 def delete(interface: str) -> Do:
     async def do(scene: Scene) -> Any:
         if interface == "socket":
@@ -284,6 +303,7 @@ CASES = [
     *[("clear", clear(i), "exchange", "cleared") for i in ("socket", "page", "api")],
     *[("greeting", greeting(i), "none", "cleared") for i in ("socket", "page", "api")],
     *[("rename", rename(i), "exchange", "title") for i in ("socket", "page", "api")],
+    *[("read_through", read_through(i), "exchange", "reading") for i in ("socket", "page", "api")],
     *[("delete", delete(i), "exchange", "deleted") for i in ("socket", "page", "api")],
 ]
 IDS = [
@@ -296,6 +316,7 @@ IDS = [
         ("clear", "socket page api"),
         ("greeting", "socket page api"),
         ("rename", "socket page api"),
+        ("read_through", "socket page api"),
         ("delete", "socket page api"),
     ]
     for interface in interfaces.split()
@@ -324,6 +345,8 @@ async def test_snapshot_plus_events_equals_a_fresh_snapshot(
     assert scene.html_view.shown() == await scene.fresh_html()
     if name == "stop":
         assert scene.json_view.shown()["messages"][-1][2] == "cancelled"
+    if name == "read_through":
+        assert scene.json_view.shown()["read_through"] == "oathbringer"
     if name == "delete":  # told, then closed as a missing chat is
         closed = await scene.json_socket.ws.receive_output(5)
         assert closed == {"type": "websocket.close", "code": 4404}

@@ -22,6 +22,7 @@ class JsonView:
 
     title: str
     messages: dict[int, dict[str, Any]]
+    read_through: str = ""
     seen_seq: dict[int, int] = field(default_factory=dict)
     deleted: bool = False
 
@@ -29,7 +30,7 @@ class JsonView:
     def from_welcome(cls, welcome: dict[str, Any]) -> JsonView:
         assert welcome["type"] == "welcome"
         messages = {m["id"]: dict(m) for m in welcome["messages"]}
-        view = cls(welcome["chat"]["title"], messages)
+        view = cls(welcome["chat"]["title"], messages, welcome["chat"]["read_through"])
         view.seen_seq = {m["id"]: m.get("seq", 0) for m in welcome["messages"]}
         return view
 
@@ -54,6 +55,8 @@ class JsonView:
             self.messages = {m["id"]: dict(m) for m in event["messages"]}
         elif kind == "title":
             self.title = event["title"]
+        elif kind == "reading":
+            self.read_through = event["read_through"]
         elif kind == "deleted":
             self.deleted = True
 
@@ -64,6 +67,7 @@ class JsonView:
         rows = sorted(self.messages.values(), key=lambda m: m["position"])
         return {
             "title": self.title,
+            "read_through": self.read_through,
             "messages": [(m["id"], m["role"], m["status"], m["content"]) for m in rows],
         }
 
@@ -120,7 +124,12 @@ class HtmlView:
             text = article.xpath('.//div[contains(@class, "text")]')[0].text_content()
             rows.append((article.get("id"), article.get("data-status"), _words(text)))
         title = self.by_id("chat-title")
-        return {"title": _words(title.text_content() if title is not None else ""), "rows": rows}
+        chosen = self.doc.xpath('//select[@id="read-through"]/option[@selected]/@value')
+        return {
+            "title": _words(title.text_content() if title is not None else ""),
+            "read_through": chosen[0] if chosen else "",
+            "rows": rows,
+        }
 
     def chat_list(self) -> list[tuple[str, str]]:
         """The history list, top to bottom: each chat's item id and title."""
