@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -44,3 +46,25 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["role", "status", "backend"]
     search_fields = ["content"]
     raw_id_fields = ["chat"]
+    readonly_fields = ["lore_in_prompt", "lore_over_budget"]
+    exclude = ["lore", "lore_dropped"]
+
+    @admin.display(description="Lore in the prompt")
+    def lore_in_prompt(self, message: Message) -> str:
+        return _lore_lines(message.lore)
+
+    @admin.display(description="Lore left out (over budget)")
+    def lore_over_budget(self, message: Message) -> str:
+        return _lore_lines(message.lore_dropped)
+
+
+def _lore_lines(records: list[dict[str, Any]]) -> str:
+    """The inspector's record, a line an entry: book, entry, and the key or reason."""
+    if not records:
+        return "none"
+    lines = (
+        f"{r.get('book')}: {r.get('entry')} — "
+        + (f"key “{r['key']}”" if r.get("key") else str(r.get("why", "")))
+        for r in records
+    )
+    return "\n".join(lines)

@@ -160,7 +160,9 @@
       const tokens = Number(article.dataset.tokens || 0);
       const rate = duration > ttft && tokens ? (tokens / ((duration - ttft) / 1000)).toFixed(1) : "–";
       const row = document.createElement("tr");
-      for (const text of ["#" + id, article.dataset.backend + " / " + article.dataset.model, ttft ? ttft + " ms" : "–", rate]) {
+      const lore = article.dataset.lore || "–";
+      if (article.dataset.lore) log("lore", "#" + id + "  " + article.dataset.lore);
+      for (const text of ["#" + id, article.dataset.backend + " / " + article.dataset.model, ttft ? ttft + " ms" : "–", rate, lore]) {
         const cell = document.createElement("td");
         cell.textContent = text;
         row.append(cell);

@@ -1,0 +1,110 @@
+"""Lore in real turns: what the model receives, what the reply records, what a reader sees.
+
+The backend is a loopback OpenAI-compatible server; the turns go through the consumer.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat import actions
+from chat.models import Chat
+from personas.models import Lorebook, LoreEntry
+from tests.integration.conftest import sse_reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SPOILER = "Kaladin speaks the Fourth Ideal above Urithiru."
+
+
+@pytest.fixture
+async def kaladin_lore(owned_chat: tuple[Chat, str]) -> Lorebook:
+    chat, _ = owned_chat
+
+    def make() -> Lorebook:
+        book = Lorebook.objects.create(name="Kaladin's oaths", token_budget=400)
+        LoreEntry.objects.create(
+            book=book, name="Fourth Ideal", keys=["ideal"], content=SPOILER,
+            reveal="rhythm-of-war",
+        )  # fmt: skip
+        LoreEntry.objects.create(
+            book=book, name="Bridge Four", keys=["bridge"], content="Bridge Four is his crew.",
+        )  # fmt: skip
+        chat.persona.lorebooks.add(book)
+        return book
+
+    return await sync_to_async(make)()
+
+
+async def turn(connect: Any, chat: Chat, key: str, text: str) -> dict[str, Any]:
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content=text)
+    *_, complete = await client.receive_until("complete")
+    return complete["message"]
+
+
+def prompt_text(server: Any, index: int = -1) -> str:
+    return "\n".join(m["content"] for m in server.requests[index].json()["messages"])
+
+
+async def test_a_later_books_fact_never_reaches_an_early_reader_whatever_they_type(
+    owned_chat: tuple[Chat, str], connect: Any, llm: Any, kaladin_lore: Lorebook
+) -> None:
+    server = await llm(sse_reply(["Aye."]))
+    chat, key = owned_chat
+    reply = await turn(connect, chat, key, "Tell me your next Ideal, on the bridge.")
+
+    sent = prompt_text(server)
+    assert SPOILER not in sent
+    assert "Bridge Four is his crew." in sent
+    assert "through The Way of Kings" in sent  # the persona is told where the reader is
+    assert [(r["entry"], r["key"]) for r in reply["lore"]] == [("Bridge Four", "bridge")]
+
+
+async def test_once_the_reader_is_that_far_the_fact_joins_when_its_key_comes_up(
+    owned_chat: tuple[Chat, str], connect: Any, llm: Any, kaladin_lore: Lorebook
+) -> None:
+    server = await llm(sse_reply(["Aye."]))
+    chat, key = owned_chat
+    await sync_to_async(actions.chat_set_read_through)(
+        owner=chat.owner, chat_id=chat.pk, read_through="wind-and-truth"
+    )
+    reply = await turn(connect, chat, key, "What was your Fourth Ideal?")
+
+    assert SPOILER in prompt_text(server)
+    assert "through Wind and Truth" in prompt_text(server)
+    assert [r["entry"] for r in reply["lore"]] == ["Fourth Ideal"]
+    assert reply["lore"][0]["key"] == "ideal"
+
+
+async def test_the_budget_drops_are_recorded_beside_what_joined(
+    owned_chat: tuple[Chat, str], connect: Any, llm: Any, kaladin_lore: Lorebook
+) -> None:
+    await llm(sse_reply(["Aye."]))
+    chat, key = owned_chat
+
+    def shrink() -> None:
+        kaladin_lore.token_budget = 1
+        kaladin_lore.save()
+
+    await sync_to_async(shrink)()
+    reply = await turn(connect, chat, key, "The bridge crews again.")
+    assert reply["lore"] == []
+    assert [r["entry"] for r in reply["lore_dropped"]] == ["Bridge Four"]
+
+
+async def test_staff_see_the_replys_lore_in_the_admin(
+    owned_chat: tuple[Chat, str], connect: Any, llm: Any, kaladin_lore: Lorebook, admin_client: Any
+) -> None:
+    await llm(sse_reply(["Aye."]))
+    chat, key = owned_chat
+    reply = await turn(connect, chat, key, "Back to the bridge.")
+
+    page = await sync_to_async(admin_client.get)(f"/admin/chat/message/{reply['id']}/change/")
+    shown = html.unescape(page.content.decode())
+    assert "Kaladin's oaths: Bridge Four \u2014 key \u201cbridge\u201d" in shown
