@@ -44,6 +44,7 @@ SCENARIOS = {
     "S5": scenarios.s5_two_processes,
     "S6": scenarios.s6_long_chat,
     "S7": scenarios.s7_embedded,
+    "S8": scenarios.s8_lore,
 }
 TARGETS = [
     ("S1", "added_ttft_p50_ms", "<=", 3, "S1 added TTFT p50 (ms)"),
@@ -67,6 +68,7 @@ TARGETS = [
     ("S2", "db_flushes_per_reply_second", "<=", 1, "S2 DB flushes per streaming second"),
     ("S2", "wrong_texts", "==", 0, "S2 replies differing from the backend"),
     ("S6", "long_chat_page_p50_ms", "<", 50, "S6 page of 10,000 messages, server (ms)"),
+    ("S8", "lore_added_p50_ms", "<=", 5, "S8 lore added to a turn's prompt, p50 (ms)"),
 ]
 
 

@@ -434,3 +434,17 @@ async def s7_embedded(ctx: dict[str, Any]) -> dict[str, Any]:
         "app_tokens_per_s": app_rate,
         "ratio": app_rate / raw_rate,
     }
+
+
+async def s8_lore(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Prompt assembly with a 1,000-entry lorebook, scan depth 10, 200-message chat."""
+    done = subprocess.run(  # noqa: ASYNC221 - nothing else runs while it measures
+        pinned([sys.executable, "-m", "bench.lore"], APP_CORE),
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "stormchat.settings", "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from personas.lore import series
 from personas.lore.compiled import CompiledBook, CompiledEntry
-from personas.lore.matching import Key, ScanText, first_found
+from personas.lore.matching import Key, Needles, ScanText, first_found
 from personas.models import LoreEntry
 
 # However deep a book scans, at most this much of the newest chat text is searched.
@@ -105,10 +105,10 @@ class _History:
         return self.texts[depth]
 
 
-def _secondary_ok(entry: CompiledEntry, text: ScanText) -> bool:
+def _secondary_ok(entry: CompiledEntry, text: ScanText, needles: Needles) -> bool:
     if not entry.secondary:
         return True
-    found = [key.found_in(text) for key in entry.secondary]
+    found = [key.found_in(text, needles) for key in entry.secondary]
     if entry.logic == Logic.AND_ALL:
         return all(found)
     if entry.logic == Logic.NOT_ANY:
@@ -118,14 +118,14 @@ def _secondary_ok(entry: CompiledEntry, text: ScanText) -> bool:
     return any(found)
 
 
-def _keys_match(entry: CompiledEntry, text: ScanText) -> Key | None:
+def _keys_match(entry: CompiledEntry, text: ScanText, needles: Needles) -> Key | None:
     """The primary key that matched, if every key condition holds."""
-    key = first_found(entry.keys, text)
-    if key is None or not _secondary_ok(entry, text):
+    key = first_found(entry.keys, text, needles)
+    if key is None or not _secondary_ok(entry, text, needles):
         return None
-    if entry.additional and first_found(entry.additional, text) is None:
+    if entry.additional and first_found(entry.additional, text, needles) is None:
         return None
-    if entry.excluded and first_found(entry.excluded, text) is not None:
+    if entry.excluded and first_found(entry.excluded, text, needles) is not None:
         return None
     return key
 
@@ -168,7 +168,8 @@ def _candidate(
     if entry.constant:
         found = Activated(entry, "", "constant")
     else:
-        key = _keys_match(entry, history.text(entry.scan_depth or book.scan_depth))
+        text = history.text(entry.scan_depth or book.scan_depth)
+        key = _keys_match(entry, text, book.needles)
         if key is None:
             return None
         found = Activated(entry, key.label, "key")
@@ -225,7 +226,7 @@ def _recurse(
                 continue
             if entry.constant or not entry.keys:
                 continue
-            key = _keys_match(entry, text)
+            key = _keys_match(entry, text, book.needles)
             if key is None:
                 continue
             if entry.probability < 100 and rng.random() * 100 >= entry.probability:

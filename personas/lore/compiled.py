@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from personas.lore import decorators
-from personas.lore.matching import Key, compile_keys
+from personas.lore.matching import Key, Needles, compile_keys
 from personas.models import Lorebook, LoreEntry
 
 # Books kept compiled per process (a book is a few hundred KB at most once compiled).
@@ -56,6 +56,7 @@ class CompiledBook:
     token_budget: int
     recursion_steps: int  # 0 when the book doesn't scan recursively
     entries: tuple[CompiledEntry, ...]
+    needles: Needles
 
 
 def compile_entry(entry: LoreEntry, book_name: str) -> CompiledEntry:
@@ -108,14 +109,22 @@ def compile_entry(entry: LoreEntry, book_name: str) -> CompiledEntry:
 
 def compile_book(book: Lorebook, entries: Iterable[LoreEntry]) -> CompiledBook:
     """The book's enabled entries with text, compiled."""
-    compiled = (compile_entry(e, book.name) for e in entries if e.enabled)
+    compiled = tuple(
+        entry for entry in (compile_entry(e, book.name) for e in entries if e.enabled) if entry.text
+    )
+    keys = (
+        key
+        for entry in compiled
+        for key in (*entry.keys, *entry.secondary, *entry.additional, *entry.excluded)
+    )
     return CompiledBook(
         id=book.pk,
         name=book.name,
         scan_depth=book.scan_depth,
         token_budget=book.token_budget,
         recursion_steps=book.recursion_steps if book.recursive_scanning else 0,
-        entries=tuple(e for e in compiled if e.text),
+        entries=compiled,
+        needles=Needles(keys),
     )
 
 
