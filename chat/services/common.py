@@ -49,10 +49,13 @@ def owner_user_name(owner: Owner) -> str:
 
 @contextmanager
 def one_generation_per_chat() -> Iterator[None]:
-    """Turn the database's one-streaming-reply constraint into ChatBusy (a lost race)."""
+    """Turn the database's one-streaming-reply constraint into ChatBusy (a lost race).
+    Any other integrity error (a column left out, say) is a bug, and goes on as itself."""
     try:
         yield
-    except IntegrityError:
+    except IntegrityError as error:
+        if "unique" not in str(error).lower():
+            raise
         raise ChatBusy("A reply is already being written in this chat.") from None
 
 

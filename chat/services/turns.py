@@ -67,12 +67,14 @@ WITH next AS (
     SELECT COALESCE(MAX(position), 0) + 1 AS position FROM {message} WHERE chat_id = %(chat)s
 ), inserted AS (
     INSERT INTO {message}
-        (chat_id, role, content, status, position, backend, model, error, created_at)
-    SELECT %(chat)s, %(user)s, %(content)s, %(complete)s, position, '', '', '', %(now)s
+        (chat_id, role, content, status, position, backend, model, error, lore, lore_dropped,
+         created_at)
+    SELECT %(chat)s, %(user)s, %(content)s, %(complete)s, position, '', '', '',
+        '[]'::jsonb, '[]'::jsonb, %(now)s
     FROM next
     UNION ALL
     SELECT %(chat)s, %(assistant)s, '', %(streaming)s, position + 1, %(backend)s, %(model)s,
-        '', %(now)s
+        '', '[]'::jsonb, '[]'::jsonb, %(now)s
     FROM next
     RETURNING id, role, position
 ), touched AS (

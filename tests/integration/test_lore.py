@@ -13,8 +13,11 @@ from asgiref.sync import sync_to_async
 
 from chat import actions
 from chat.models import Chat
-from personas.models import Lorebook, LoreEntry
-from tests.integration.conftest import sse_reply
+from chat.ownership import Owner
+from personas.lore.seeding import lore_seed
+from personas.models import Lorebook, LoreEntry, Persona
+from personas.services import personas_seed, seed_definitions
+from tests.integration.conftest import new_session_key, sse_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,3 +111,52 @@ async def test_staff_see_the_replys_lore_in_the_admin(
     page = await sync_to_async(admin_client.get)(f"/admin/chat/message/{reply['id']}/change/")
     shown = html.unescape(page.content.decode())
     assert "Kaladin's oaths: Bridge Four \u2014 key \u201cbridge\u201d" in shown
+
+
+LATER_WORDS = [
+    "I will protect even those I hate",  # Kaladin's Third Ideal
+    "I accept that there will be those I cannot protect",  # his Fourth
+    "Windrunner",
+    "Rathalas",  # Dalinar, Oathbringer
+    "Nightwatcher",
+    "Bondsmith",
+    "Lightweaver",
+    "Skybreaker",
+    "Elsecaller",
+    "Queen of Alethkar",
+    "Nightblood",
+    "Hoid",
+]
+
+
+@pytest.mark.parametrize("slug", [p["slug"] for p in seed_definitions()])
+async def test_a_shipped_persona_at_the_default_setting_sends_nothing_from_a_later_book(
+    slug: str, connect: Any, llm: Any, transactional_db: None
+) -> None:
+    server = await llm(sse_reply(["..."]))
+
+    def start() -> tuple[Chat, str, list[str]]:
+        personas_seed()
+        lore_seed()
+        key = new_session_key()
+        chat = actions.chat_create(
+            owner=Owner(session_key=key), persona=Persona.objects.get(slug=slug)
+        )
+        later = list(LoreEntry.objects.exclude(reveal__in=["", "the-way-of-kings"]))
+        return chat, key, later
+
+    chat, key, later = await sync_to_async(start)()
+    assert chat.read_through == "the-way-of-kings"
+    # The user names every key of every entry in every shipped book.
+    everything = await sync_to_async(
+        lambda: sorted({k for e in LoreEntry.objects.all() for k in e.keys})
+    )()
+    await turn(connect, chat, key, "Tell me about " + ", ".join(everything) + ".")
+
+    sent = prompt_text(server)
+    assert sent.count("Tell me about") == 1  # the message itself went
+    for words in LATER_WORDS:
+        leaked = words in sent.replace("Tell me about " + ", ".join(everything), "")
+        assert not leaked, words
+    for entry in later:
+        assert entry.content not in sent, entry.name

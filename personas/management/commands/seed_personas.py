@@ -6,13 +6,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from personas.lore.seeding import lore_seed
 from personas.services import personas_seed
 
 
 class Command(BaseCommand):
     help = (
-        "Create the shipped Stormlight personas that are missing. Existing personas are "
-        "left as they are, so admin edits survive; --force resets them to the shipped text."
+        "Create the shipped Stormlight personas and their lorebooks that are missing. "
+        "Existing ones are left as they are, so admin edits survive; --force resets them "
+        "to the shipped text."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,9 +26,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, force: bool, **options: Any) -> None:
         report = personas_seed(force=force)
+        lore = lore_seed(force=force)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Personas: {len(report.created)} created, {len(report.updated)} reset, "
-                f"{len(report.unchanged)} left as they were."
+                f"{len(report.unchanged)} left as they were. Lorebooks: {len(lore.created)} "
+                f"created, {len(lore.updated)} reset, {len(lore.unchanged)} left as they were."
             )
         )

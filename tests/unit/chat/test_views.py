@@ -22,7 +22,7 @@ def test_gallery_shows_every_active_persona(client: Client, personas: list[Perso
     Persona.objects.filter(slug="wit").update(is_active=False)
     html = client.get("/").content.decode()
     assert html.count('class="persona-card"') == 7
-    assert "Stormblessed, Captain of Bridge Four" in html
+    assert "Stormblessed, of Bridge Four" in html
     assert "Wit" not in html.split("persona-grid")[1]
 
 

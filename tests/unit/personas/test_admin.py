@@ -28,7 +28,7 @@ def test_changelist_loads_with_search_and_filters(
     response = staff_client.get(url)
     assert response.status_code == 200
     assert b"Kaladin" in response.content
-    searched = staff_client.get(url, {"q": "Windrunner"})
+    searched = staff_client.get(url, {"q": "Hearthstone"})
     assert b"Kaladin" in searched.content
     assert b"Jasnah" not in searched.content
     filtered = staff_client.get(url, {"is_active__exact": "0"})

@@ -97,7 +97,7 @@ def test_system_text_combines_prompt_scenario_and_examples_with_macros(
 ) -> None:
     text = persona_system_text(kaladin, user="Lopen")
     assert text.startswith("You are Kaladin Stormblessed")
-    assert "Scenario:\nUrithiru" in text
+    assert "Scenario:\nDalinar Kholin's warcamp" in text
     assert "Kaladin: *He grimaces.*" in text
     assert "Lopen: Are you really" in text
     assert "{{" not in text
