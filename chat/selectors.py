@@ -9,8 +9,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Q
 
-from chat.models import Chat, Message
+from chat.models import Chat, Message, Reader
 from chat.ownership import Owner
+from personas.lore import series
 from personas.models import Lorebook
 from stormchat.text import without_nul
 
@@ -44,6 +45,17 @@ def chat_lorebooks(*, chat: Chat) -> list[Lorebook]:
         | Q(chats=chat.pk)
     )
     return list(Lorebook.objects.filter(reads, is_active=True).distinct().order_by("pk"))
+
+
+def reader_read_through(owner: Owner) -> str:
+    """How far the owner has said they have read (the first book until they say)."""
+    readers = (
+        Reader.objects.filter(user_id=owner.user_id)
+        if owner.user_id
+        else Reader.objects.filter(user=None, session_key=owner.session_key or "-")
+    )
+    found = readers.values_list("read_through", flat=True).first()
+    return found or series.FIRST_BOOK
 
 
 @dataclass(frozen=True)

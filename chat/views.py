@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from chat import actions
+from chat import actions, selectors
 from chat.errors import ChatError
 from chat.inputs import number_input, optional_number, text_input
 from chat.models import Chat
@@ -22,7 +22,7 @@ from chat.selectors import (
 )
 from chat.visitors import owner_for_writing
 from personas.lore import series
-from personas.selectors import persona_get_active, persona_list_active
+from personas.selectors import persona_get_active, persona_list_active, personas_as_read
 from stormchat.limits import client_ip
 
 CHAT_PAGE_SIZE = 20
@@ -50,8 +50,11 @@ def refused(error: ChatError) -> HttpResponse:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The persona gallery (no session is made for looking)."""
-    return render(request, "personas/gallery.html", {"personas": persona_list_active()})
+    """The persona gallery (no session is made for looking), with the epithets and
+    taglines of how far this visitor has read."""
+    read_through = selectors.reader_read_through(Owner.from_request(request))
+    personas = personas_as_read(persona_list_active(), read_through=read_through)
+    return render(request, "personas/gallery.html", {"personas": personas})
 
 
 @require_POST
@@ -74,6 +77,7 @@ def chat_new(request: HttpRequest) -> HttpResponse:
 def chat_page(request: HttpRequest, chat_id: str) -> HttpResponse:
     """One chat: history sidebar, messages and composer."""
     chat = owned_chat_or_404(request, chat_id)
+    personas_as_read([chat.persona], read_through=chat.read_through)
     messages, has_more = page_messages(chat)
     page = chat_list_for_owner(owner=Owner.from_request(request), limit=CHAT_PAGE_SIZE)
     return render(

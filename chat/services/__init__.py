@@ -12,7 +12,6 @@ from chat.services.chats import (
     chat_set_read_through,
     chat_set_title_if_untitled,
     chats_claim,
-    reader_read_through,
     reader_remember,
 )
 from chat.services.common import clean_content
@@ -40,7 +39,6 @@ __all__ = [
     "chat_set_title_if_untitled",
     "chats_claim",
     "clean_content",
-    "reader_read_through",
     "reader_remember",
     "replies_flush",
     "replies_interrupt",

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chat import selectors
 from chat.errors import (
     BadRequest,
     GreetingLocked,
@@ -60,7 +61,7 @@ def chat_create(
             persona=persona,
             title=title,
             greeting_index=greeting % total,
-            read_through=read_through or reader_read_through(owner),
+            read_through=read_through or selectors.reader_read_through(owner),
         )
         if read_through:
             reader_remember(owner=owner, read_through=read_through)
@@ -118,17 +119,6 @@ def chat_set_read_through(*, chat: Chat, read_through: str) -> Chat:
     chat.read_through = read_through
     chat.save(update_fields=["read_through", "updated_at"])
     return chat
-
-
-def reader_read_through(owner: Owner) -> str:
-    """How far the owner has said they have read (the first book until they say)."""
-    readers = (
-        Reader.objects.filter(user_id=owner.user_id)
-        if owner.user_id
-        else Reader.objects.filter(user=None, session_key=owner.session_key or "-")
-    )
-    found = readers.values_list("read_through", flat=True).first()
-    return found or series.FIRST_BOOK
 
 
 def reader_remember(*, owner: Owner, read_through: str) -> None:

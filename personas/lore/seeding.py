@@ -42,6 +42,9 @@ def _entry(book: Lorebook, index: int, definition: dict[str, Any]) -> LoreEntry:
     fields = {key: definition[key] for key in ENTRY_FIELDS if key in definition}
     fields["content"] = fields.get("content", "").strip()
     fields.setdefault("insertion_order", 100 + index)
+    titles = {key: definition[key] for key in ("epithet", "tagline") if key in definition}
+    if titles:  # what the gallery shows once the reader reaches this entry
+        fields["extensions"] = {"stormchat": titles}
     return LoreEntry(book=book, **fields)
 
 

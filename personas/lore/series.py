@@ -40,6 +40,11 @@ def book_title(slug: str) -> str:
     return BOOKS[index].title if index is not None else ""
 
 
+def order_of(slug: str) -> int:
+    """The book's place in reading order (unknown slugs after every book)."""
+    return _ORDER.get(slug, len(BOOKS))
+
+
 def is_revealed(reveal: str, read_through: str) -> bool:
     """Whether a fact revealed in ``reveal`` is known to a reader who has read through
     ``read_through``. No reveal point means always known; an unknown slug in either place

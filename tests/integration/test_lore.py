@@ -51,8 +51,9 @@ async def turn(connect: Any, chat: Chat, key: str, text: str) -> dict[str, Any]:
     return complete["message"]
 
 
-def prompt_text(server: Any, index: int = -1) -> str:
-    return "\n".join(m["content"] for m in server.requests[index].json()["messages"])
+def prompt_text(server: Any) -> str:
+    """The reply's prompt: the server's first request (a title may be asked for after)."""
+    return "\n".join(m["content"] for m in server.requests[0].json()["messages"])
 
 
 async def test_a_later_books_fact_never_reaches_an_early_reader_whatever_they_type(
@@ -160,3 +161,27 @@ async def test_a_shipped_persona_at_the_default_setting_sends_nothing_from_a_lat
         assert not leaked, words
     for entry in later:
         assert entry.content not in sent, entry.name
+
+
+def test_the_gallery_shows_the_epithets_of_how_far_the_reader_has_read(
+    client: Any, django_user_model: Any, transactional_db: None
+) -> None:
+    personas_seed()
+    lore_seed()
+    early = client.get("/").content.decode()
+    assert "Stormblessed, of Bridge Four" in early
+    assert "Bondsmith" not in early
+    assert "Windrunner" not in early
+
+    user = django_user_model.objects.create_user("reader", password="pw-long-enough-1")
+    client.force_login(user)
+    kaladin = Persona.objects.get(slug="kaladin")
+    chat = actions.chat_create(owner=Owner(user_id=user.pk), persona=kaladin)
+    actions.chat_set_read_through(owner=Owner(user_id=user.pk), chat_id=chat.pk,
+                                  read_through="oathbringer")  # fmt: skip
+    later = client.get("/").content.decode()
+    assert "Stormblessed, Windrunner" in later
+    assert "The Blackthorn, Bondsmith" in later
+    assert "Scholar, Artifabrian, Bondsmith" not in later  # Navani's is Rhythm of War
+    page = client.get(f"/chats/{chat.pk}/").content.decode()
+    assert "Stormblessed, Windrunner" in page
