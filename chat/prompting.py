@@ -25,13 +25,9 @@ from chat.models import Message
 from personas.lore import series
 from personas.lore.activation import Activation, ScanMessage, activate
 from personas.lore.compiled import CompiledBook
+from personas.macros import DEFAULT_USER_NAME, Dice, render_macros
 from personas.models import LoreEntry, Persona
-from personas.prompts import (
-    DEFAULT_USER_NAME,
-    persona_post_history,
-    persona_system_text,
-    render_macros,
-)
+from personas.prompts import persona_post_history, persona_system_text
 
 PER_MESSAGE_OVERHEAD = 4
 SAFETY_MARGIN = 32
@@ -84,13 +80,16 @@ def build_prompt(
         return backend.count_tokens(text) + PER_MESSAGE_OVERHEAD
 
     budget = max(backend.context_window - reserve, 0)
+    dice = Dice()  # one prompt, one roll of {{pick}}
     closing = spoiler_boundary(lore.read_through) if lore is not None else ""
-    after = persona_post_history(persona, user=user_name)
+    after = persona_post_history(persona, user=user_name, dice=dice)
     after_cost = cost(after) if after else 0
-    contents = [render_macros(m.content, char=persona.name, user=user_name) for m in history]
+    contents = [
+        render_macros(m.content, char=persona.name, user=user_name, dice=dice) for m in history
+    ]
     activation = Activation()
     if lore is not None and lore.books:
-        bare = _fitting_system_text(persona, budget, cost, user_name, {}, closing)
+        bare = _fitting_system_text(persona, budget, cost, user_name, {}, closing, dice)
         left = budget - cost(bare) - after_cost
         newest = cost(contents[-1]) if contents else 0
         activation = activate(
@@ -102,8 +101,8 @@ def build_prompt(
             at_max_context=sum(map(cost, contents)) > left,
         )
     slots = {slot: [a.entry.text for a in activation.at(slot)] for slot in SYSTEM_SLOTS}
-    system = _fitting_system_text(persona, budget, cost, user_name, slots, closing)
-    inserts = _chat_inserts(activation, persona.name, user_name)
+    system = _fitting_system_text(persona, budget, cost, user_name, slots, closing, dice)
+    inserts = _chat_inserts(activation, persona.name, user_name, dice)
     remaining = budget - cost(system) - after_cost - sum(cost(m["content"]) for _, m in inserts)
     turns: list[ChatMessage] = []
     for message, content in zip(reversed(history), reversed(contents), strict=True):
@@ -127,7 +126,9 @@ def _scan_message(message: Message, text: str) -> ScanMessage:
     return ScanMessage(role=message.role, text=text, lore=message.lore or ())
 
 
-def _chat_inserts(activation: Activation, char: str, user: str) -> list[tuple[int, ChatMessage]]:
+def _chat_inserts(
+    activation: Activation, char: str, user: str, dice: Dice
+) -> list[tuple[int, ChatMessage]]:
     """Lore that goes into the chat itself: (depth, message) pairs. Entries at the same
     depth and role share one message; the author's-note slot is one system message."""
     grouped: dict[tuple[int, str], list[str]] = {}
@@ -137,7 +138,13 @@ def _chat_inserts(activation: Activation, char: str, user: str) -> list[tuple[in
     if note:
         grouped.setdefault((AUTHORS_NOTE_DEPTH, "system"), []).extend(note)
     return [
-        (depth, {"role": role, "content": render_macros("\n\n".join(texts), char=char, user=user)})
+        (
+            depth,
+            {
+                "role": role,
+                "content": render_macros("\n\n".join(texts), char=char, user=user, dice=dice),
+            },
+        )
         for (depth, role), texts in grouped.items()
     ]
 
@@ -149,6 +156,7 @@ def _fitting_system_text(
     user_name: str,
     lore: dict[str, list[str]],
     closing: str,
+    dice: Dice,
 ) -> str:
     """The fullest persona text that fits: drop examples, then scenario, never the prompt."""
     variants = [
@@ -157,7 +165,7 @@ def _fitting_system_text(
         _without(persona, "example_dialogue", "scenario"),
     ]
     texts = [
-        persona_system_text(variant, user=user_name, lore=lore, closing=closing)
+        persona_system_text(variant, user=user_name, lore=lore, closing=closing, dice=dice)
         for variant in variants
     ]
     for text in texts[:-1]:

@@ -2,35 +2,25 @@
 
 The order follows SillyTavern's for Character Card V2 fields: the system prompt (or a
 default when a card has none), then description, personality, scenario and example
-dialogue; ``post_history_instructions`` go after the chat history. ``{{char}}`` and
-``{{user}}`` (any case, and the legacy ``<BOT>`` / ``<USER>``) become the persona's and
-the person's names.
+dialogue; ``post_history_instructions`` go after the chat history. Macros are filled in
+(``personas.macros``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
+
+from personas.macros import DEFAULT_USER_NAME, Dice, render_macros
 
 if TYPE_CHECKING:
     from personas.models import Persona
 
-DEFAULT_USER_NAME = "User"
 DEFAULT_SYSTEM_PROMPT = (
     "You are {{char}}. Write {{char}}'s next reply in a fictional chat with {{user}}. "
     "Stay in character: speak as {{char}} would, in their voice, and never mention being "
     "an AI."
 )
-_CHAR = re.compile(r"\{\{char\}\}|<BOT>", re.IGNORECASE)
-_USER = re.compile(r"\{\{user\}\}|<USER>", re.IGNORECASE)
-
-
-def render_macros(text: str, *, char: str, user: str = DEFAULT_USER_NAME) -> str:
-    """Substitute the ``{{char}}`` and ``{{user}}`` macros used by character cards."""
-    if "{" not in text and "<" not in text:
-        return text
-    return _USER.sub(lambda _: user, _CHAR.sub(lambda _: char, text))
 
 
 def persona_system_text(
@@ -39,6 +29,7 @@ def persona_system_text(
     user: str = DEFAULT_USER_NAME,
     lore: Mapping[str, Sequence[str]] | None = None,
     closing: str = "",
+    dice: Dice | None = None,
 ) -> str:
     """The persona's full system message: instructions, character, scenario, examples.
 
@@ -65,12 +56,15 @@ def persona_system_text(
             "Example dialogue (shows the voice; do not repeat it):\n"
             f"{persona.example_dialogue.strip()}"
         )
-    return render_macros("\n\n".join(parts), char=persona.name, user=user)
+    return render_macros("\n\n".join(parts), char=persona.name, user=user, dice=dice)
 
 
-def persona_post_history(persona: Persona, *, user: str = DEFAULT_USER_NAME) -> str:
+def persona_post_history(
+    persona: Persona, *, user: str = DEFAULT_USER_NAME, dice: Dice | None = None
+) -> str:
     """Instructions that follow the chat history, with macros filled in ("" if none)."""
-    return render_macros(persona.post_history_instructions.strip(), char=persona.name, user=user)
+    text = persona.post_history_instructions.strip()
+    return render_macros(text, char=persona.name, user=user, dice=dice)
 
 
 def persona_greetings(persona: Persona, *, user: str = DEFAULT_USER_NAME) -> list[str]:
