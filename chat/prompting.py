@@ -85,7 +85,7 @@ def build_prompt(
     after = persona_post_history(persona, user=user_name, dice=dice)
     after_cost = cost(after) if after else 0
     contents = [
-        render_macros(m.content, char=persona.name, user=user_name, dice=dice) for m in history
+        render_macros(m.content, char=persona.char_name, user=user_name, dice=dice) for m in history
     ]
     activation = Activation()
     if lore is not None and lore.books:
@@ -102,7 +102,7 @@ def build_prompt(
         )
     slots = {slot: [a.entry.text for a in activation.at(slot)] for slot in SYSTEM_SLOTS}
     system = _fitting_system_text(persona, budget, cost, user_name, slots, closing, dice)
-    inserts = _chat_inserts(activation, persona.name, user_name, dice)
+    inserts = _chat_inserts(activation, persona.char_name, user_name, dice)
     remaining = budget - cost(system) - after_cost - sum(cost(m["content"]) for _, m in inserts)
     turns: list[ChatMessage] = []
     for message, content in zip(reversed(history), reversed(contents), strict=True):

@@ -1,5 +1,5 @@
 """Staff edit personas here: every field, with search, filters and a prompt preview,
-plus Character Card V2 import (upload) and export (an action)."""
+plus character card import (upload: V3, V2, V1; JSON, PNG, CHARX) and export (actions)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from django.utils.html import format_html
 
 from personas.backends import uses_api_key
 from personas.card_services import CardFormat, persona_export_card, persona_import_card
-from personas.cards import MAX_CARD_BYTES, CardError
+from personas.cards import CardError
+from personas.charx import MAX_CHARX_BYTES
 from personas.downloads import files_response
 from personas.lore import admin as lore_admin  # noqa: F401 (registers the lorebook admin)
 from personas.models import Persona
@@ -26,7 +27,7 @@ class CardUploadForm(forms.Form):
     """One Character Card V2 file."""
 
     card = forms.FileField(
-        help_text="A SillyTavern / Character Card V2 file: .png (card inside) or .json."
+        help_text="A character card (V3, V2 or V1): .png (card inside), .json or .charx."
     )
 
 
@@ -47,7 +48,7 @@ class PersonaAdmin(admin.ModelAdmin):
     search_fields = [
         "name", "slug", "epithet", "tagline", "system_prompt", "description", "scenario", "creator",
     ]  # fmt: skip
-    actions = ["export_png_cards", "export_json_cards"]
+    actions = ["export_png_cards", "export_json_cards", "export_charx_cards"]
     change_list_template = "admin/personas/persona/change_list.html"
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["key_bearing", "prompt_preview", "created_at", "updated_at"]
@@ -144,7 +145,7 @@ class PersonaAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["card"]
             try:
-                persona = persona_import_card(raw=upload.read(MAX_CARD_BYTES + 1))
+                persona = persona_import_card(raw=upload.read(MAX_CHARX_BYTES + 1))
             except CardError as error:
                 form.add_error("card", str(error))
             else:
@@ -173,9 +174,14 @@ class PersonaAdmin(admin.ModelAdmin):
         """The selected personas as JSON cards (one file, or a zip of several)."""
         return self._cards_response(queryset, "json")
 
+    @admin.action(description="Export as card (CHARX, with assets)", permissions=["view"])
+    def export_charx_cards(self, request: HttpRequest, queryset: QuerySet[Persona]) -> HttpResponse:
+        """The selected personas as CHARX archives (one file, or a zip of several)."""
+        return self._cards_response(queryset, "charx")
+
     def _cards_response(self, queryset: QuerySet[Persona], card_format: CardFormat) -> Any:
         files = [persona_export_card(persona=p, card_format=card_format) for p in queryset]
-        kind = "image/png" if card_format == "png" else "application/json"
+        kind = {"png": "image/png", "json": "application/json"}.get(card_format, "application/zip")
         return files_response(
             files, content_type=kind, zip_name=f"stormchat-cards-{card_format}.zip"
         )

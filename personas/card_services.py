@@ -1,8 +1,11 @@
-"""Personas in and out of Character Card V2: import a card, export a persona as a card."""
+"""Personas in and out of character cards: import a card (V1, V2, V3 JSON; PNG; CHARX),
+export a persona as a V3 card (JSON, PNG with a V2 backfill, or CHARX with its assets)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import base64
+import binascii
+from typing import Any, Literal
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -10,6 +13,7 @@ from django.utils.text import slugify
 from PIL import Image, ImageDraw
 
 from personas.cards import Card, CardError, card_json, card_png, png_bytes, read_card
+from personas.charx import MAX_FILE_BYTES, asset_path, card_charx
 from personas.lore.formats import (
     BookData,
     LorebookFormatError,
@@ -17,16 +21,20 @@ from personas.lore.formats import (
     write_ccv3_book,
 )
 from personas.lore.services import lorebook_create
-from personas.models import Persona
+from personas.models import Persona, PersonaAsset
 
-CardFormat = Literal["json", "png"]
+CardFormat = Literal["json", "png", "charx"]
 # Card field -> Persona field, where the names differ.
 RENAMED = {"first_mes": "greeting", "mes_example": "example_dialogue"}
 CARD_FIELDS = (
     "name", "description", "personality", "scenario", "first_mes", "mes_example",
     "creator_notes", "system_prompt", "post_history_instructions", "alternate_greetings",
     "tags", "creator", "character_version", "extensions",
+    # Character Card V3
+    "nickname", "group_only_greetings", "creator_notes_multilingual", "source",
+    "creation_date", "modification_date",
 )  # fmt: skip
+MAIN_ICON = {"type": "icon", "name": "main"}
 
 
 def persona_import_card(*, raw: bytes) -> Persona:
@@ -43,13 +51,59 @@ def persona_import_card(*, raw: bytes) -> Persona:
     persona.tagline = _tagline(card)
     persona.card_extra = {"top": card.extra_top, "data": card.extra_data}
     book = _own_book(card, persona.name)
+    icon, others = _assets(card)
     with transaction.atomic():
         if book is not None:
             persona.own_lorebook = lorebook_create(book)
-        if card.image is not None:
-            persona.avatar.save(f"{persona.slug}.png", ContentFile(card.image), save=False)
+        portrait = icon if icon is not None else card.image
+        if portrait is not None:
+            persona.avatar.save(f"{persona.slug}.png", ContentFile(portrait), save=False)
         persona.save()
+        for order, (asset, data) in enumerate(others):
+            row = PersonaAsset(
+                persona=persona,
+                type=asset["type"][:40],
+                name=asset["name"][:200],
+                ext=asset["ext"][:20],
+                uri="" if data is not None else asset["uri"][:2000],
+                order=order,
+            )
+            if data is not None:
+                row.file.save(
+                    f"{persona.slug}-{order}.{row.ext or 'bin'}", ContentFile(data), save=False
+                )
+            row.save()
     return persona
+
+
+def _assets(card: Card) -> tuple[bytes | None, list[tuple[dict[str, str], bytes | None]]]:
+    """The main icon's bytes (if the card carried them), and every other asset with its
+    bytes (None when it lives at a URL, which is kept and never fetched)."""
+    icon: bytes | None = None
+    others: list[tuple[dict[str, str], bytes | None]] = []
+    for raw in card.data.get("assets") or []:
+        asset = {k: str(raw.get(k, "")) for k in ("type", "uri", "name", "ext")}
+        data = _asset_bytes(card, asset["uri"])
+        if asset["type"] == "icon" and asset["name"] == "main" and icon is None:
+            icon = data if data is not None else icon
+            if data is not None or asset["uri"] == "ccdefault:":
+                continue
+        others.append((asset, data))
+    return icon, others
+
+
+def _asset_bytes(card: Card, uri: str) -> bytes | None:
+    if uri.startswith("embeded://"):
+        return card.files.get(uri.removeprefix("embeded://"))
+    if uri.startswith("data:") and ";base64," in uri:
+        encoded = uri.split(";base64,", 1)[1]
+        if len(encoded) > MAX_FILE_BYTES * 4 // 3 + 4:
+            raise CardError("An asset in the card is larger than a card's file may be.")
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise CardError("An asset's data URI is not valid base64.") from None
+    return None
 
 
 def _own_book(card: Card, name: str) -> BookData | None:
@@ -78,23 +132,47 @@ def _check_lengths(persona: Persona) -> None:
             )
 
 
-def persona_card(persona: Persona) -> Card:
-    """The persona as a card, with the unknown fields it was imported with."""
-    data = {key: getattr(persona, RENAMED.get(key, key)) for key in CARD_FIELDS}
+def persona_card(persona: Persona, *, charx: bool = False) -> tuple[Card, dict[str, bytes]]:
+    """The persona as a card, with the unknown fields it was imported with, and (for a
+    CHARX) the files its assets point to. Elsewhere assets with files travel as data URIs."""
+    data: dict[str, Any] = {key: getattr(persona, RENAMED.get(key, key)) for key in CARD_FIELDS}
+    files: dict[str, bytes] = {}
+    main = {**MAIN_ICON, "uri": "ccdefault:", "ext": "png"}
+    if charx:
+        main["uri"] = "embeded://" + asset_path("icon", "main", "png")
+        files[main["uri"].removeprefix("embeded://")] = _portrait(persona)
+    assets = [main]
+    for row in persona.assets.all():
+        asset = {"type": row.type, "uri": row.uri, "name": row.name, "ext": row.ext}
+        if row.file:
+            with row.file.open("rb") as handle:
+                content = handle.read(MAX_FILE_BYTES + 1)
+            if charx:
+                path = asset_path(row.type, row.name, row.ext)
+                files[path] = content
+                asset["uri"] = f"embeded://{path}"
+            else:
+                encoded = base64.b64encode(content).decode("ascii")
+                asset["uri"] = f"data:application/octet-stream;base64,{encoded}"
+        assets.append(asset)
+    data["assets"] = assets
     book = persona.own_lorebook
     data["character_book"] = (
         write_ccv3_book(book, list(book.entries.order_by("pk"))) if book is not None else None
     )
     extra = persona.card_extra or {}
-    return Card(data, dict(extra.get("top") or {}), dict(extra.get("data") or {}))
+    card = Card(data, dict(extra.get("top") or {}), dict(extra.get("data") or {}))
+    return card, files
 
 
 def persona_export_card(*, persona: Persona, card_format: CardFormat) -> tuple[str, bytes]:
-    """The file name and bytes of the persona's card: JSON, or the portrait PNG with the
-    card inside."""
-    card = persona_card(persona)
+    """The file name and bytes of the persona's V3 card: JSON, the portrait PNG with the
+    card inside (and a V2 backfill), or a CHARX with every asset."""
+    card, files = persona_card(persona, charx=card_format == "charx")
     if card_format == "json":
         return f"{persona.slug}.json", card_json(card)
+    if card_format == "charx":
+        return f"{persona.slug}.charx", card_charx(card, files)
     return f"{persona.slug}.png", card_png(card, _portrait(persona))
 
 

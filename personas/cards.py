@@ -1,9 +1,13 @@
-"""Character Card V2 (``chara_card_v2``), the format SillyTavern and its ecosystem share.
+"""Character cards: V3 (``chara_card_v3``), V2 (``chara_card_v2``) and V1.
 
-A card is JSON, or a PNG whose ``tEXt`` chunk ``chara`` holds the base64 of that JSON in
-UTF-8. Reading accepts V2 and upgrades V1 (the bare fields, no ``spec``); anything else
-is refused with a ``CardError`` that says what is wrong. Pillow reads and writes the PNG
-(and checks every chunk's CRC); nothing here parses PNG by hand.
+A card is JSON, a PNG (or APNG) whose ``tEXt`` chunk ``ccv3`` (V3) or ``chara`` (V2) holds
+the base64 of that JSON in UTF-8, the ``ccv3`` one preferred, or a CHARX zip
+(``personas.charx``). Reading accepts V3 and V2 (leniently: SillyTavern writes V2 data
+relabelled as V3, and V3 fields may be missing) and upgrades V1 (the bare fields, no
+``spec``); anything else is refused with a ``CardError`` that says what is wrong. Pillow
+reads and writes the PNG (and checks every chunk's CRC); nothing here parses PNG by hand.
+
+Cards are written as V3, and a PNG also carries a V2 ``chara`` backfill for older apps.
 
 Only conversion lives here; saving personas is ``personas.services``.
 """
@@ -14,6 +18,7 @@ import base64
 import binascii
 import io
 import json
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +27,22 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from personas.lore import decorators
 from stormchat.text import without_nul
 
 SPEC = "chara_card_v2"
 SPEC_VERSION = "2.0"
+SPEC_V3 = "chara_card_v3"
+SPEC_V3_VERSION = "3.0"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
 CHUNK_KEYWORD = "chara"
+CHUNK_V3 = "ccv3"
+BACKFILL_NOTE = (
+    "This character card is Character Card V3, but it is loaded as a Character Card V2. "
+    "Please use a Character Card V3 compatible application to use this character card "
+    "properly."
+)
 # Real cards are portraits of a few MB at most; anything near this is refused unread.
 MAX_CARD_BYTES = 16 * 1024 * 1024
 # A portrait is at most about 2048 x 4096: decoding is width x height x 4 bytes, checked
@@ -44,7 +59,9 @@ TEXT_FIELDS = (
     "character_version",
 )  # fmt: skip
 LIST_FIELDS = ("alternate_greetings", "tags")
-KNOWN_DATA_FIELDS = {*TEXT_FIELDS, *LIST_FIELDS, "extensions", "character_book"}
+V3_FIELDS = ("nickname", "group_only_greetings", "creator_notes_multilingual", "source",
+             "creation_date", "modification_date", "assets")  # fmt: skip
+KNOWN_DATA_FIELDS = {*TEXT_FIELDS, *LIST_FIELDS, *V3_FIELDS, "extensions", "character_book"}
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
 
 
@@ -62,6 +79,8 @@ class Card:
     extra_data: dict[str, Any] = field(default_factory=dict)
     # The portrait, when the card came as a PNG (PNG bytes without the card chunk).
     image: bytes | None = None
+    # The files a CHARX carried, by their path inside it (``embeded://`` URIs point here).
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -71,6 +90,10 @@ class Card:
 
 def read_card(raw: bytes) -> Card:
     """A card from JSON or PNG bytes; CardError if it is broken, oversized or not a card."""
+    if raw.startswith(ZIP_SIGNATURE):
+        from personas.charx import read_charx  # a CHARX reads its card.json through here
+
+        return read_charx(raw)
     if len(raw) > MAX_CARD_BYTES:
         raise CardError(
             f"The file is {len(raw) / 1024 / 1024:.1f} MB; cards are limited to "
@@ -78,7 +101,7 @@ def read_card(raw: bytes) -> Card:
         )
     if raw.startswith(PNG_SIGNATURE):
         text, image = _png_card_text(raw)
-        return _card_from_json(text, image=image)
+        return card_from_json(text, image=image)
     if not raw.strip():
         raise CardError("The file is empty.")
     if len(raw) > MAX_CARD_TEXT_BYTES:
@@ -90,7 +113,7 @@ def read_card(raw: bytes) -> Card:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CardError("The file is neither a PNG nor UTF-8 JSON.") from None
-    return _card_from_json(text)
+    return card_from_json(text)
 
 
 def _png_card_text(raw: bytes) -> tuple[str, bytes]:
@@ -119,12 +142,13 @@ def _png_card_text(raw: bytes) -> tuple[str, bytes]:
                 limit = MAX_CARD_TEXT_BYTES // 1024 // 1024
                 raise CardError(f"The card's text is larger than {limit} MB.") from None
             raise CardError(f"The PNG is damaged ({error}).") from None
-    if CHUNK_KEYWORD not in chunks:
-        raise CardError("The PNG has no character card in it (no 'chara' text chunk).")
+    keyword = CHUNK_V3 if CHUNK_V3 in chunks else CHUNK_KEYWORD
+    if keyword not in chunks:
+        raise CardError("The PNG has no character card in it (no 'ccv3' or 'chara' text chunk).")
     try:
-        decoded = base64.b64decode(chunks[CHUNK_KEYWORD].strip(), validate=True)
+        decoded = base64.b64decode(chunks[keyword].strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise CardError("The PNG's 'chara' chunk is not valid base64.") from None
+        raise CardError(f"The PNG's '{keyword}' chunk is not valid base64.") from None
     try:
         return decoded.decode("utf-8"), portrait
     except UnicodeDecodeError:
@@ -158,7 +182,7 @@ def png_bytes(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _card_from_json(text: str, image: bytes | None = None) -> Card:
+def card_from_json(text: str, image: bytes | None = None) -> Card:
     try:
         document = json.loads(text)
     except (ValueError, RecursionError) as error:
@@ -168,13 +192,13 @@ def _card_from_json(text: str, image: bytes | None = None) -> Card:
     spec = document.get("spec")
     if spec is None:
         return _upgrade_v1(document, image)
-    if spec != SPEC:
+    if spec not in (SPEC, SPEC_V3):
         raise CardError(
-            f"Unsupported card spec {str(spec)[:40]!r}; Stormchat reads {SPEC} (and V1)."
+            f"Unsupported card spec {str(spec)[:40]!r}; Stormchat reads {SPEC_V3}, {SPEC} (and V1)."
         )
     data = document.get("data")
     if not isinstance(data, dict):
-        raise CardError("A chara_card_v2 card needs a 'data' object.")
+        raise CardError(f"A {spec} card needs a 'data' object.")
     extra_top = {k: v for k, v in document.items() if k not in ("spec", "spec_version", "data")}
     return _validated(data, extra_top, image)
 
@@ -219,31 +243,102 @@ def _validated(
     if book is not None and not isinstance(book, dict):
         raise CardError("The card's 'character_book' must be an object.")
     clean["character_book"] = book
+    clean |= _v3_fields(data)
     unknown = {k: v for k, v in data.items() if k not in KNOWN_DATA_FIELDS}
     extra = {**(extra_data or {}), **unknown}
     # NUL can't be stored (PostgreSQL text and jsonb), so it never gets in.
     return Card(without_nul(clean), without_nul(extra_top), without_nul(extra), image)
 
 
-def card_document(card: Card) -> dict[str, Any]:
-    """The card as a V2 JSON document, unknown fields back in their places."""
+def _v3_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The V3 fields, checked; missing ones get their empty values (lenient import)."""
+    nickname = data.get("nickname") or ""
+    if not isinstance(nickname, str):
+        raise CardError("The card's 'nickname' must be text.")
+    lists = {}
+    for key in ("group_only_greetings", "source"):
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise CardError(f"The card's '{key}' must be a list of texts.")
+        lists[key] = value
+    notes = data.get("creator_notes_multilingual") or {}
+    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+        raise CardError("The card's 'creator_notes_multilingual' must map languages to texts.")
+    dates = {}
+    for key in ("creation_date", "modification_date"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise CardError(f"The card's '{key}' must be a number (Unix seconds).")
+        dates[key] = int(value) if value is not None else None
+    assets = data.get("assets")
+    if assets is not None:
+        if not isinstance(assets, list) or not all(isinstance(a, dict) for a in assets):
+            raise CardError("The card's 'assets' must be a list of objects.")
+        for asset in assets:
+            if not all(isinstance(asset.get(k, ""), str) for k in ("type", "uri", "name", "ext")):
+                raise CardError("Each of the card's assets needs text type, uri, name and ext.")
+    return {"nickname": nickname, **lists, "creator_notes_multilingual": notes, **dates,
+            "assets": assets}  # fmt: skip
+
+
+def card_document(card: Card, *, now: int | None = None) -> dict[str, Any]:
+    """The card as a V3 JSON document (``spec_version`` 3.0, modified now), unknown fields
+    back in their places."""
     data = {**card.data, **card.extra_data}
     if data.get("character_book") is None:
         data.pop("character_book", None)
-    return {"spec": SPEC, "spec_version": SPEC_VERSION, "data": data, **card.extra_top}
+    if data.get("assets") is None:
+        data.pop("assets", None)
+    for key in ("creation_date",):
+        if data.get(key) is None:
+            data.pop(key, None)
+    data["modification_date"] = int(time.time()) if now is None else now
+    return {"spec": SPEC_V3, "spec_version": SPEC_V3_VERSION, "data": data, **card.extra_top}
+
+
+def card_document_v2(card: Card) -> dict[str, Any]:
+    """The V2 backfill of a V3 card, for apps that read only ``chara``: V3 fields left out,
+    a note in the creator notes, and lorebook decorators removed. An entry with a reveal
+    point is disabled there, since a V2 app can't keep a spoiler boundary."""
+    data = {k: v for k, v in {**card.data, **card.extra_data}.items() if k not in V3_FIELDS}
+    notes = data.get("creator_notes") or ""
+    data["creator_notes"] = f"{BACKFILL_NOTE}\n\n{notes}" if notes else BACKFILL_NOTE
+    book = data.get("character_book")
+    if book is None:
+        data.pop("character_book", None)
+    elif isinstance(book, dict):
+        data["character_book"] = {
+            **book,
+            "entries": [_v2_entry(e) for e in book.get("entries", [])],
+        }
+    return {"spec": SPEC, "spec_version": SPEC_VERSION, "data": data}
+
+
+def _v2_entry(entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    decorated = decorators.parse(str(entry.get("content") or ""))
+    spoiler = bool(((entry.get("extensions") or {}).get("stormchat") or {}).get("reveal"))
+    return {
+        **entry,
+        "content": decorated.text,
+        "enabled": bool(entry.get("enabled", True)) and not spoiler,
+    }
 
 
 def card_json(card: Card) -> bytes:
-    """The card as UTF-8 JSON."""
+    """The card as UTF-8 JSON (V3)."""
     return json.dumps(card_document(card), ensure_ascii=False, indent=2).encode()
 
 
 def card_png(card: Card, portrait: bytes) -> bytes:
-    """The portrait PNG with the card in a ``tEXt`` chunk ``chara``, as SillyTavern writes."""
-    payload = base64.b64encode(json.dumps(card_document(card)).encode()).decode("ascii")
+    """The portrait PNG with the card in a ``ccv3`` chunk and its V2 backfill in ``chara``."""
+    v3 = base64.b64encode(json.dumps(card_document(card)).encode()).decode("ascii")
+    v2 = base64.b64encode(json.dumps(card_document_v2(card)).encode()).decode("ascii")
     with Image.open(io.BytesIO(portrait)) as image:
         info = PngImagePlugin.PngInfo()
-        info.add_text(CHUNK_KEYWORD, payload)
+        info.add_text(CHUNK_KEYWORD, v2)
+        info.add_text(CHUNK_V3, v3)
         out = io.BytesIO()
         image.save(out, "PNG", pnginfo=info)
     return out.getvalue()

@@ -56,7 +56,7 @@ def persona_system_text(
             "Example dialogue (shows the voice; do not repeat it):\n"
             f"{persona.example_dialogue.strip()}"
         )
-    return render_macros("\n\n".join(parts), char=persona.name, user=user, dice=dice)
+    return render_macros("\n\n".join(parts), char=persona.char_name, user=user, dice=dice)
 
 
 def persona_post_history(
@@ -64,13 +64,13 @@ def persona_post_history(
 ) -> str:
     """Instructions that follow the chat history, with macros filled in ("" if none)."""
     text = persona.post_history_instructions.strip()
-    return render_macros(text, char=persona.name, user=user, dice=dice)
+    return render_macros(text, char=persona.char_name, user=user, dice=dice)
 
 
 def persona_greetings(persona: Persona, *, user: str = DEFAULT_USER_NAME) -> list[str]:
     """Every opening message: the greeting first, then the alternates, macros filled in."""
     texts = [persona.greeting, *(g for g in persona.alternate_greetings if isinstance(g, str))]
-    return [render_macros(t.strip(), char=persona.name, user=user) for t in texts if t.strip()]
+    return [render_macros(t.strip(), char=persona.char_name, user=user) for t in texts if t.strip()]
 
 
 def persona_greeting(persona: Persona, *, user: str = DEFAULT_USER_NAME, index: int = 0) -> str:

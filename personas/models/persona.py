@@ -28,6 +28,11 @@ class Persona(models.Model):
         help_text="The persona's address in URLs and the API, such as 'kaladin'.",
     )
     name = models.CharField(max_length=120, help_text="The name people see, such as 'Kaladin'.")
+    nickname = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="What {{char}} becomes in prompts, when it isn't the name (a card's nickname).",
+    )
     epithet = models.CharField(
         max_length=160,
         blank=True,
@@ -64,7 +69,24 @@ class Persona(models.Model):
         help_text="Instructions sent after the chat history, just before the model answers.",
     )
 
-    # Character Card V2 bookkeeping, kept so that an imported card exports unchanged.
+    group_only_greetings = models.JSONField(
+        default=list, blank=True, help_text="Greetings a card keeps for group chats."
+    )
+    # Character Card V2/V3 bookkeeping, kept so that an imported card exports unchanged.
+    creator_notes_multilingual = models.JSONField(
+        default=dict, blank=True, help_text="Creator notes by language code (CCv3)."
+    )
+    source = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Where the card came from (ids or URLs); entries are only ever added.",
+    )
+    creation_date = models.BigIntegerField(
+        null=True, blank=True, help_text="The card's creation time (Unix seconds)."
+    )
+    modification_date = models.BigIntegerField(
+        null=True, blank=True, help_text="When the card was last exported (Unix seconds)."
+    )
     creator = models.CharField(max_length=200, blank=True, help_text="Who made the card.")
     character_version = models.CharField(
         max_length=100, blank=True, help_text="The card's own version string."
@@ -172,8 +194,34 @@ class Persona(models.Model):
         return self.name
 
     @property
+    def char_name(self) -> str:
+        """What ``{{char}}`` becomes: the nickname if there is one, else the name."""
+        return self.nickname or self.name
+
+    @property
     def avatar_url(self) -> str:
         """The uploaded avatar if there is one, else the drawn one, else a default."""
         if self.avatar:
             return self.avatar.url
         return static(self.avatar_static or "avatars/default.svg")
+
+
+class PersonaAsset(models.Model):
+    """A card's asset other than its main icon (emotions, backgrounds, other icons), kept
+    so that it survives a round trip: a file when the card carried it, else its URI."""
+
+    persona = models.ForeignKey(Persona, on_delete=models.CASCADE, related_name="assets")
+    type = models.CharField(max_length=40, help_text="icon, background, emotion, user_icon...")
+    name = models.CharField(max_length=200)
+    ext = models.CharField(max_length=20, help_text="The file extension, such as png.")
+    file = models.FileField(upload_to="personas/assets/", blank=True)
+    uri = models.CharField(
+        max_length=2000, blank=True, help_text="Where the asset lives when it isn't a file here."
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["persona", "order", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.name}"

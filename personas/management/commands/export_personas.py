@@ -1,4 +1,4 @@
-"""``manage.py export_personas``: personas as Character Card V2 files (JSON or PNG)."""
+"""``manage.py export_personas``: personas as Character Card V3 files (JSON, PNG or CHARX)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,17 @@ from stormchat.progress import progress
 
 class Command(BaseCommand):
     help = (
-        "Export personas as Character Card V2 files that SillyTavern and other tools "
-        "import: JSON, or PNG (the portrait with the card in a 'chara' text chunk). "
+        "Export personas as Character Card V3 files that SillyTavern and other tools "
+        "import: JSON, PNG (the portrait with the card in a 'ccv3' text chunk and a V2 "
+        "backfill in 'chara'), or CHARX (a zip with the card and its assets). "
         "With no slugs, every persona is exported."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slugs", nargs="*", help="Persona slugs (default: all).")
         parser.add_argument(
-            "--format", choices=["json", "png"], default="png", dest="card_format",
-            help="json or png (default png).",
+            "--format", choices=["json", "png", "charx"], default="png", dest="card_format",
+            help="json, png (with a V2 backfill) or charx (with every asset); default png.",
         )  # fmt: skip
         parser.add_argument("--out", required=True, help="Folder to write the cards into.")
 

@@ -1,4 +1,5 @@
-"""``manage.py import_personas``: Character Card V2 files (JSON or PNG) become personas."""
+"""``manage.py import_personas``: character cards (V3, V2 or V1; JSON, PNG or CHARX) become
+personas."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from personas.card_services import persona_import_card
 from personas.cards import CardError
 from stormchat.progress import progress
 
-CARD_SUFFIXES = {".json", ".png"}
+CARD_SUFFIXES = {".json", ".png", ".charx"}
 
 
 def card_files(paths: list[str]) -> list[Path]:
-    """The card files named, and the .json / .png files inside named folders (sorted)."""
+    """The card files named, and the .json / .png / .charx files inside named folders."""
     found: list[Path] = []
     for name in paths:
         path = Path(name)
@@ -30,8 +31,8 @@ def card_files(paths: list[str]) -> list[Path]:
 
 class Command(BaseCommand):
     help = (
-        "Import Character Card V2 files (SillyTavern's JSON or PNG cards; V1 cards are "
-        "upgraded) as new personas. Folders are searched for .json and .png files. Each "
+        "Import character cards (V3 and V2, as JSON, PNG or CHARX; V1 cards are upgraded) "
+        "as new personas. Folders are searched for .json, .png and .charx files. Each "
         "persona's slug is its slugified name, made unique if taken. A broken card is "
         "reported and skipped; the command then exits with status 1."
     )
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, paths: list[str], **options: Any) -> None:
         files = card_files(paths)
         if not files:
-            raise CommandError("No .json or .png card files found.")
+            raise CommandError("No .json, .png or .charx card files found.")
         failed: list[str] = []
         for path in progress(files, total=len(files), label="Importing cards"):
             try:

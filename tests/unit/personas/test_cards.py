@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import io
 import json
 import struct
 import tracemalloc
@@ -11,6 +12,7 @@ import zlib
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from chat.ownership import Owner
 from chat.services import chat_create
@@ -49,7 +51,15 @@ def test_every_v2_field_survives_import_then_json_export() -> None:
         persona=Persona.objects.get(pk=persona.pk), card_format="json"
     )
     assert name == "szeth-son-son-vallano.json"
-    assert json.loads(exported) == FULL_CARD  # unknown fields included
+    document = json.loads(exported)  # written as V3, every V2 field as it came
+    assert (document["spec"], document["spec_version"]) == ("chara_card_v3", "3.0")
+    assert {k: v for k, v in document.items() if k not in ("spec", "spec_version", "data")} == {
+        k: v for k, v in FULL_CARD.items() if k not in ("spec", "spec_version", "data")
+    }  # unknown top-level fields included
+    assert {k: document["data"][k] for k in data} == data  # unknown data fields included
+    main_icon = {"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}
+    assert document["data"]["assets"] == [main_icon]
+    assert isinstance(document["data"]["modification_date"], int)
 
 
 def test_a_sillytavern_png_card_imports_with_its_portrait_and_exports_as_png() -> None:
@@ -61,10 +71,16 @@ def test_a_sillytavern_png_card_imports_with_its_portrait_and_exports_as_png() -
     name, png = persona_export_card(persona=persona, card_format="png")
     assert name.endswith(".png")
     assert png.startswith(b"\x89PNG")
-    again = read_card(png)
-    assert again.data == read_card(json_bytes(FULL_CARD)).data
+    again = read_card(png)  # the ccv3 chunk, preferred over the chara backfill
+    original = read_card(json_bytes(FULL_CARD)).data
+    assert {k: again.data[k] for k in FULL_CARD["data"] if k in original} == {
+        k: original[k] for k in FULL_CARD["data"] if k in original
+    }
     assert again.extra_top == {"x_unknown_top_field": "survives"}
     assert again.image is not None
+    backfill = json.loads(base64.b64decode(Image.open(io.BytesIO(png)).text["chara"]))
+    assert backfill["spec"] == "chara_card_v2"
+    assert backfill["data"]["creator_notes"].startswith("This character card is Character Card V3")
 
 
 def test_a_stormlight_persona_exports_and_reimports_as_a_copy(kaladin: Persona) -> None:
@@ -83,7 +99,7 @@ def test_a_v1_card_is_upgraded() -> None:
     assert persona.alternate_greetings == []
     _, exported = persona_export_card(persona=persona, card_format="json")
     document = json.loads(exported)
-    assert document["spec"] == "chara_card_v2"
+    assert document["spec"] == "chara_card_v3"
     assert document["data"]["avatar"] == "none"  # an unknown V1 field survives
 
 
