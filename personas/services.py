@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +14,9 @@ from django.db import transaction
 from personas.models import Persona
 
 SEED_FILE = Path(__file__).resolve().parent / "seed" / "personas.toml"
+# Fingerprints of earlier shipped versions of each persona: one still exactly as shipped
+# (never edited in the admin) is brought up to date, so an upgrade fixes its text too.
+RETIRED_FILE = SEED_FILE.with_name("retired.json")
 
 
 @dataclass
@@ -21,6 +26,7 @@ class SeedReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    upgraded: list[str] = field(default_factory=list)
 
 
 def seed_definitions(path: Path = SEED_FILE) -> list[dict[str, Any]]:
@@ -34,13 +40,16 @@ def seed_definitions(path: Path = SEED_FILE) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def personas_seed(*, force: bool = False, path: Path = SEED_FILE) -> SeedReport:
+def personas_seed(
+    *, force: bool = False, path: Path = SEED_FILE, retired_path: Path = RETIRED_FILE
+) -> SeedReport:
     """Create the shipped personas that are missing; with ``force``, reset existing ones too.
 
     Without ``force`` an existing persona is never touched, so edits made in the admin
     survive every later run (and every ``make run``).
     """
     report = SeedReport()
+    retired: dict[str, list[str]] = json.loads(retired_path.read_text())
     for definition in seed_definitions(path):
         slug = definition["slug"]
         defaults = {"avatar_static": f"avatars/{slug}.svg", **definition}
@@ -48,12 +57,27 @@ def personas_seed(*, force: bool = False, path: Path = SEED_FILE) -> SeedReport:
         if persona is None:
             Persona.objects.create(**defaults)
             report.created.append(slug)
-        elif force:
+        elif force or _fingerprint(persona) in retired.get(slug, ()):
             for name, value in defaults.items():
                 setattr(persona, name, value)
             persona.full_clean()
             persona.save()
-            report.updated.append(slug)
+            (report.updated if force else report.upgraded).append(slug)
         else:
             report.unchanged.append(slug)
     return report
+
+
+FINGERPRINTED = ("name", "epithet", "tagline", "scenario", "system_prompt", "greeting",
+                 "alternate_greetings", "example_dialogue", "accent_color", "sort_order",
+                 "temperature")  # fmt: skip
+
+
+def _fingerprint(persona: Persona) -> str:
+    """The persona's shipped fields as they are now, hashed like ``retired.json``."""
+    fields = {}
+    for name in FINGERPRINTED:
+        value = getattr(persona, name)
+        fields[name] = value.strip() if isinstance(value, str) else value
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

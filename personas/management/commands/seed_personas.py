@@ -30,7 +30,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Personas: {len(report.created)} created, {len(report.updated)} reset, "
-                f"{len(report.unchanged)} left as they were. Lorebooks: {len(lore.created)} "
+                f"{len(report.unchanged)} left as they were, {len(report.upgraded)} brought "
+                f"up to date (never edited). Lorebooks: {len(lore.created)} "
                 f"created, {len(lore.updated)} reset, {len(lore.unchanged)} left as they were."
             )
         )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from io import StringIO
@@ -10,7 +11,7 @@ from django.core.management import call_command
 
 from personas.models import Persona
 from personas.prompts import persona_greeting, persona_system_text
-from personas.services import personas_seed, seed_definitions
+from personas.services import _fingerprint, personas_seed, seed_definitions
 
 ROOT = Path(__file__).resolve().parents[3]
 STORMLIGHT = ["kaladin", "shallan", "dalinar", "adolin", "szeth", "jasnah", "navani", "wit"]
@@ -102,3 +103,40 @@ def test_system_text_combines_prompt_scenario_and_examples_with_macros(
     assert "Lopen: Are you really" in text
     assert "{{" not in text
     assert persona_greeting(kaladin).startswith("*Kaladin looks up")
+
+
+OLD_SHIPPED = """
+[[persona]]
+slug = "kaladin"
+name = "Kaladin"
+epithet = "Windrunner"
+tagline = "Spoils Words of Radiance."
+greeting = "Hello."
+"""
+
+
+@pytest.mark.django_db
+def test_a_persona_never_edited_since_an_older_release_is_brought_up_to_date(
+    tmp_path: Path,
+) -> None:
+    old = tmp_path / "old.toml"
+    old.write_text(OLD_SHIPPED)
+    retired = tmp_path / "retired.json"
+    none_retired = tmp_path / "none.json"
+    none_retired.write_text("{}")
+    personas_seed(path=old, retired_path=none_retired)  # as the older release shipped it
+    kaladin = Persona.objects.get(slug="kaladin")
+    fingerprint = _fingerprint(kaladin)
+    retired.write_text(json.dumps({"kaladin": [fingerprint]}))
+
+    report = personas_seed(retired_path=retired)
+    kaladin.refresh_from_db()
+    assert "kaladin" in report.upgraded
+    assert kaladin.epithet == "Stormblessed, of Bridge Four"
+
+    Persona.objects.filter(slug="kaladin").delete()
+    personas_seed(path=old, retired_path=none_retired)
+    Persona.objects.filter(slug="kaladin").update(tagline="Edited by staff")
+    report = personas_seed(retired_path=retired)
+    assert "kaladin" in report.unchanged  # an edited persona is never touched
+    assert Persona.objects.get(slug="kaladin").epithet == "Windrunner"
