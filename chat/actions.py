@@ -30,7 +30,7 @@ from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
 from chat.models import Chat, Message
 from chat.ownership import Owner
-from chat.presenters import message_data
+from chat.presenters import books_data, message_data
 from chat.prompting import LoreSources
 from chat.runs import start_reply
 from chat.selectors import (
@@ -38,10 +38,11 @@ from chat.selectors import (
     chat_get_for_owner,
     chat_lorebooks,
     chat_streaming_reply,
+    lorebooks_available,
     prompt_history,
 )
 from personas.lore.compiled import compiled_books
-from personas.models import Persona
+from personas.models import Lorebook, Persona
 from personas.prompts import DEFAULT_USER_NAME
 from stormchat.limits import attempt, limit_for
 
@@ -112,6 +113,22 @@ def chat_set_read_through(*, owner: Owner, chat_id: uuid.UUID | str, read_throug
         )
         events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
     return chat
+
+
+def chat_set_lorebooks(
+    *, owner: Owner, chat_id: uuid.UUID | str, book_ids: list[int]
+) -> list[Lorebook]:
+    """Choose the books the chat reads on top of its persona's. Publishes ``lorebooks``."""
+    with transaction.atomic():
+        chat = _owned(owner, chat_id)
+        books = services.chat_set_lorebooks(chat=chat, book_ids=book_ids)
+        event = events.lorebooks_event(
+            chat_id=chat.pk,
+            chosen=books_data(books),
+            available=books_data(lorebooks_available()),
+        )
+        events.publish_on_commit(events.chat_group(chat.pk), event)
+    return books
 
 
 def chat_delete(*, owner: Owner, chat_id: uuid.UUID | str) -> None:

@@ -28,6 +28,7 @@ class ChatAdmin(admin.ModelAdmin):
     search_fields = ["title", "user__username"]
     raw_id_fields = ["user"]
     readonly_fields = ["id", "session_key", "created_at", "updated_at"]
+    filter_horizontal = ["lorebooks"]
     inlines = [MessageInline]
 
     def delete_model(self, request: HttpRequest, obj: Chat) -> None:

@@ -18,14 +18,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chat import actions
 from chat.errors import ChatError
-from chat.inputs import number_input, optional_number, text_input
+from chat.inputs import number_input, number_list, optional_number, text_input
 from chat.jobs import ReplyJob
 from chat.ownership import Owner
-from chat.presenters import chat_data, message_data, persona_data
+from chat.presenters import books_data, chat_data, message_data, persona_data
 from chat.selectors import (
     chat_get_for_owner,
     chat_list_for_owner,
     chat_messages_window,
+    chat_own_lorebooks,
+    lorebooks_available,
     message_in_chat,
 )
 from chat.visitors import owner_for_writing
@@ -71,6 +73,12 @@ def int_param(request: HttpRequest, name: str, default: int, *, low: int, high: 
 def personas(request: HttpRequest) -> JsonResponse:
     """``GET /api/personas/``: the active personas."""
     return JsonResponse({"personas": [persona_data(p) for p in persona_list_active()]})
+
+
+@require_GET
+def lorebooks(request: HttpRequest) -> JsonResponse:
+    """The lorebooks a chat can add on top of its persona's."""
+    return JsonResponse({"lorebooks": books_data(lorebooks_available())})
 
 
 @require_http_methods(["GET", "POST"])
@@ -128,11 +136,12 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
 
 def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonResponse:
     data = json_body(request)
-    if data is None or not ({"title", "greeting", "read_through"} & data.keys()):
+    if data is None or not ({"title", "greeting", "read_through", "lorebooks"} & data.keys()):
         return error_response(
             400,
             "bad_request",
-            'Send {"title": "..."}, {"greeting": n} or {"read_through": "<book slug>"}.',
+            'Send {"title": "..."}, {"greeting": n}, {"read_through": "<book slug>"} or '
+            '{"lorebooks": [id, ...]}.',
         )
     if "title" in data:
         title = text_input(data["title"], what="A title")
@@ -143,6 +152,9 @@ def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonRespons
     if "read_through" in data:
         slug = text_input(data["read_through"], what="read_through")
         actions.chat_set_read_through(owner=owner, chat_id=chat_id, read_through=slug)
+    if "lorebooks" in data:
+        ids = number_list(data["lorebooks"], what="lorebooks")
+        actions.chat_set_lorebooks(owner=owner, chat_id=chat_id, book_ids=ids)
     found = chat_get_for_owner(chat_id=chat_id, owner=owner)
     return JsonResponse(chat_data(found)) if found else not_found()
 
@@ -251,12 +263,14 @@ async def chat_stop(request: HttpRequest, chat_id: str) -> JsonResponse:
 def chat_detail(
     found: Any, *, before: int | None = None, limit: int | None = None
 ) -> dict[str, Any]:
-    """A chat with a window of its messages (the newest, or those before a position)."""
+    """A chat with its own lorebooks and a window of its messages (the newest, or those
+    before a position)."""
     window = chat_messages_window(
         chat=found, limit=limit or settings.SNAPSHOT_MESSAGES, before=before
     )
     return {
         **chat_data(found),
+        "lorebooks": books_data(chat_own_lorebooks(chat=found)),
         "messages": [message_data(m) for m in window.messages],
         "has_more": window.has_more,
     }

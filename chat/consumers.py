@@ -16,7 +16,7 @@ from django.conf import settings
 from chat import actions, metrics
 from chat.errors import as_chat_error
 from chat.events import auth_group, chat_group, owner_group
-from chat.inputs import number_input, text_input
+from chat.inputs import number_input, number_list, text_input
 from chat.ownership import Owner
 from chat.positions import StreamPositions
 from chat.rendering import HtmlRenderer
@@ -187,6 +187,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             owner=self.owner, chat_id=self._chat_id(), read_through=slug
         )
 
+    async def on_lorebooks(self, data: dict[str, Any]) -> None:
+        ids = number_list(data.get("ids"), what="ids")
+        await database_sync_to_async(actions.chat_set_lorebooks)(
+            owner=self.owner, chat_id=self._chat_id(), book_ids=ids
+        )
+
     async def on_delete(self, data: dict[str, Any]) -> None:
         await database_sync_to_async(actions.chat_delete)(owner=self.owner, chat_id=self._chat_id())
 
@@ -202,6 +208,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "rename": on_rename,
         "greeting": on_greeting,
         "read_through": on_read_through,
+        "lorebooks": on_lorebooks,
         "delete": on_delete,
         "ping": on_ping,
     }

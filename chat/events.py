@@ -128,6 +128,14 @@ def reading_event(*, chat_id: uuid.UUID, read_through: str) -> Event:
     return _event("reading", chat_id=str(chat_id), read_through=read_through)
 
 
+def lorebooks_event(
+    *, chat_id: uuid.UUID, chosen: list[dict[str, Any]], available: list[dict[str, Any]]
+) -> Event:
+    """The books the chat adds on top of its persona's changed (and those it could add,
+    so a page redraws its choices without asking the database)."""
+    return _event("lorebooks", chat_id=str(chat_id), lorebooks=chosen, available=available)
+
+
 def listed_event(chat: Chat) -> Event:
     """A chat is new or changed: pages move its row (carried here) to the top of the list."""
     return _event("listed", chat_id=str(chat.pk), chat=chat_data(chat))

@@ -16,6 +16,13 @@ def text_input(value: object, *, what: str = "A message") -> str:
     return value
 
 
+def number_list(value: object, *, what: str, most: int = 100) -> list[int]:
+    """A JSON list of whole numbers (ids), at most ``most`` of them; BadRequest otherwise."""
+    if not isinstance(value, list) or len(value) > most:
+        raise BadRequest(f"{what} must be a list of at most {most} numbers.")
+    return [number_input(item, what=what) for item in value]
+
+
 def number_input(value: object, *, what: str, low: int = 1, high: int = MAX_ID) -> int:
     """A whole number from JSON (an integer) or a form or query (ASCII digits, with an
     optional minus sign), within [low, high]; BadRequest otherwise."""

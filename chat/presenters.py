@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.models import Chat, Message
-from personas.models import Persona
+from personas.models import Lorebook, Persona
 from personas.prompts import persona_greetings
 
 
@@ -60,6 +60,20 @@ def message_data(message: Message, *, full: bool = False) -> dict[str, Any]:
     if truncated:
         data["truncated"] = True
     return data
+
+
+def books_data(books: list[Lorebook]) -> list[dict[str, Any]]:
+    """Lorebooks as a chat shows them: id and name."""
+    return [{"id": book.pk, "name": book.name} for book in books]
+
+
+def books_context(chosen: list[dict[str, Any]], available: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the chat-books partial shows: the books and which are chosen."""
+    return {
+        "chosen_books": chosen,
+        "chosen_ids": {book["id"] for book in chosen},
+        "available_books": available,
+    }
 
 
 def chat_data(chat: Chat) -> dict[str, Any]:

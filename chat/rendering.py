@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from chat.context_processors import limits
 from chat.markdown import render_markdown
 from chat.models import Chat
+from chat.presenters import books_context
 from personas.lore import series
 from personas.prompts import persona_greetings
 
@@ -197,6 +198,9 @@ class HtmlRenderer:
             )
         if kind == "title":
             return self._render("ws-title", kind, title=event["title"], **at)
+        if kind == "lorebooks":
+            books = books_context(event["lorebooks"], event["available"])
+            return self._render("ws-chat-books", kind, **books, **at)
         if kind == "reading":
             return self._render("ws-reading", kind, books=series.CHOICES, **at)
         if kind == "listed":

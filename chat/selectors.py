@@ -35,6 +35,16 @@ def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
     return chats.filter(pk=chat_uuid).first()
 
 
+def lorebooks_available() -> list[Lorebook]:
+    """The books a chat may add on top of its persona's: active, not global, by name."""
+    return list(Lorebook.objects.filter(is_active=True, is_global=False).order_by("name", "pk"))
+
+
+def chat_own_lorebooks(*, chat: Chat) -> list[Lorebook]:
+    """The books this chat has added itself, by name."""
+    return list(chat.lorebooks.order_by("name", "pk"))
+
+
 def chat_lorebooks(*, chat: Chat) -> list[Lorebook]:
     """The active books a chat reads: the global ones, its persona's own and linked books,
     and its own (one query)."""

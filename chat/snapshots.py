@@ -9,15 +9,15 @@ from channels.db import database_sync_to_async
 from chat.backends.registry import backend_for_persona
 from chat.live import live_get
 from chat.models import Chat, Message
-from chat.presenters import chat_data, message_data
-from chat.selectors import chat_latest_window
+from chat.presenters import books_data, chat_data, message_data
+from chat.selectors import chat_latest_window, chat_own_lorebooks
 
 
 def _stored_snapshot(chat: Chat) -> dict[str, Any]:
     window = chat_latest_window(chat=chat)
     backend, options = backend_for_persona(chat.persona)
     return {
-        "chat": chat_data(chat),
+        "chat": {**chat_data(chat), "lorebooks": books_data(chat_own_lorebooks(chat=chat))},
         "backend": backend.name,
         "model": options.model,
         "messages": [message_data(m) for m in window.messages],

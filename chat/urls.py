@@ -20,6 +20,7 @@ urlpatterns = [
     path("chats/<str:chat_id>/rename/", views.chat_rename_view, name="chat-rename"),
     path("chats/<str:chat_id>/delete/", views.chat_delete_view, name="chat-delete"),
     path("chats/<str:chat_id>/greeting/", views.chat_greeting_view, name="chat-greeting"),
+    path("chats/<str:chat_id>/lorebooks/", views.chat_lorebooks_view, name="chat-lorebooks"),
     path(
         "chats/<str:chat_id>/read-through/",
         views.chat_read_through_view,
@@ -28,6 +29,7 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/personas/", api.personas, name="api-personas"),
+    path("api/lorebooks/", api.lorebooks, name="api-lorebooks"),
     path("api/chats/", api.chats, name="api-chats"),
     path("api/chats/<str:chat_id>/", api.chat, name="api-chat"),
     path("api/chats/<str:chat_id>/messages/", api.chat_messages, name="api-chat-messages"),

@@ -12,12 +12,14 @@ from chat.errors import ChatError
 from chat.inputs import number_input, optional_number, text_input
 from chat.models import Chat
 from chat.ownership import Owner
-from chat.presenters import message_data
+from chat.presenters import books_context, books_data, message_data
 from chat.rendering import with_html, with_swipe
 from chat.selectors import (
     chat_get_for_owner,
     chat_latest_window,
     chat_list_for_owner,
+    chat_own_lorebooks,
+    lorebooks_available,
     message_in_chat,
 )
 from chat.visitors import owner_for_writing
@@ -91,6 +93,9 @@ def chat_page(request: HttpRequest, chat_id: str) -> HttpResponse:
             "page": page,
             "current_chat_id": chat.pk,
             "books": series.CHOICES,
+            **books_context(
+                books_data(chat_own_lorebooks(chat=chat)), books_data(lorebooks_available())
+            ),
         },
     )
 
@@ -155,6 +160,22 @@ def chat_rename_view(request: HttpRequest, chat_id: str) -> HttpResponse:
         return refused(error)
     context = {"chat": chat, "current_chat_id": request.POST.get("current", "")}
     return render(request, "chat/chat.html#chat-item", context)
+
+
+@require_POST
+def chat_lorebooks_view(request: HttpRequest, chat_id: str) -> HttpResponse:
+    """Choose the chat's own lorebooks; answers with the updated control (HTMX)."""
+    try:
+        ids = [number_input(v, what="lorebook") for v in request.POST.getlist("lorebook")]
+        books = actions.chat_set_lorebooks(
+            owner=Owner.from_request(request), chat_id=chat_id, book_ids=ids
+        )
+    except ChatError as error:
+        return refused(error)
+    chat = owned_chat_or_404(request, chat_id)
+    available = books_data(lorebooks_available())
+    context = {"chat": chat, **books_context(books_data(books), available)}
+    return render(request, "chat/chat.html#chat-books", context)
 
 
 @require_POST

@@ -21,7 +21,7 @@ from chat.services.common import (
     owner_user_name,
 )
 from personas.lore import series
-from personas.models import Persona
+from personas.models import Lorebook, Persona
 from personas.prompts import persona_greeting, persona_greetings
 from stormchat.text import without_nul
 
@@ -119,6 +119,18 @@ def chat_set_read_through(*, chat: Chat, read_through: str) -> Chat:
     chat.read_through = read_through
     chat.save(update_fields=["read_through", "updated_at"])
     return chat
+
+
+def chat_set_lorebooks(*, chat: Chat, book_ids: list[int]) -> list[Lorebook]:
+    """The books this chat adds on top of its persona's (BadRequest for one it can't
+    have: unknown, inactive or global)."""
+    available = {book.pk: book for book in selectors.lorebooks_available()}
+    unknown = sorted(set(book_ids) - available.keys())
+    if unknown:
+        raise BadRequest(f"No lorebook a chat can add has the id {unknown[0]}.")
+    chat.lorebooks.set([available[pk] for pk in book_ids])
+    chat.save(update_fields=["updated_at"])
+    return selectors.chat_own_lorebooks(chat=chat)
 
 
 def reader_remember(*, owner: Owner, read_through: str) -> None:

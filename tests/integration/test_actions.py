@@ -26,6 +26,7 @@ from chat import actions
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.terminal import TerminalChat
+from personas.models import Lorebook
 
 from .conftest import Connect, chat_socket, sse_reply
 from .views import HtmlView, JsonView
@@ -263,6 +264,26 @@ def read_through(interface: str) -> Do:
     return do
 
 
+def lorebooks(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        book = await sync_to_async(Lorebook.objects.create)(name="Shardplate lore")
+        if interface == "socket":
+            return await by_socket(scene, {"type": "lorebooks", "ids": [book.pk]})
+        if interface == "page":
+            url = f"/chats/{scene.chat.pk}/lorebooks/"
+            response = await sync_to_async(page_client(scene.key).post)(url, {"lorebook": book.pk})
+            assert response.status_code == 200, response.content
+            return None
+        response = await api_client(scene.key).patch(
+            f"/api/chats/{scene.chat.pk}/",
+            {"lorebooks": [book.pk]},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+
+    return do
+
+
 def delete(interface: str) -> Do:
     async def do(scene: Scene) -> Any:
         if interface == "socket":
@@ -304,6 +325,7 @@ CASES = [
     *[("greeting", greeting(i), "none", "cleared") for i in ("socket", "page", "api")],
     *[("rename", rename(i), "exchange", "title") for i in ("socket", "page", "api")],
     *[("read_through", read_through(i), "exchange", "reading") for i in ("socket", "page", "api")],
+    *[("lorebooks", lorebooks(i), "exchange", "lorebooks") for i in ("socket", "page", "api")],
     *[("delete", delete(i), "exchange", "deleted") for i in ("socket", "page", "api")],
 ]
 IDS = [
@@ -317,6 +339,7 @@ IDS = [
         ("greeting", "socket page api"),
         ("rename", "socket page api"),
         ("read_through", "socket page api"),
+        ("lorebooks", "socket page api"),
         ("delete", "socket page api"),
     ]
     for interface in interfaces.split()
@@ -347,6 +370,8 @@ async def test_snapshot_plus_events_equals_a_fresh_snapshot(
         assert scene.json_view.shown()["messages"][-1][2] == "cancelled"
     if name == "read_through":
         assert scene.json_view.shown()["read_through"] == "oathbringer"
+    if name == "lorebooks":
+        assert len(scene.json_view.shown()["lorebooks"]) == 1
     if name == "delete":  # told, then closed as a missing chat is
         closed = await scene.json_socket.ws.receive_output(5)
         assert closed == {"type": "websocket.close", "code": 4404}

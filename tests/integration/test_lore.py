@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat import actions
+from chat.errors import BadRequest
 from chat.models import Chat
 from chat.ownership import Owner
 from personas.lore.seeding import lore_seed
@@ -32,7 +33,7 @@ async def kaladin_lore(owned_chat: tuple[Chat, str]) -> Lorebook:
         book = Lorebook.objects.create(name="Kaladin's oaths", token_budget=400)
         LoreEntry.objects.create(
             book=book, name="Fourth Ideal", keys=["ideal"], content=SPOILER,
-            reveal="rhythm-of-war",
+            reveal="wind-and-truth",
         )  # fmt: skip
         LoreEntry.objects.create(
             book=book, name="Bridge Four", keys=["bridge"], content="Bridge Four is his crew.",
@@ -185,3 +186,27 @@ def test_the_gallery_shows_the_epithets_of_how_far_the_reader_has_read(
     assert "Scholar, Artifabrian, Bondsmith" not in later  # Navani's is Rhythm of War
     page = client.get(f"/chats/{chat.pk}/").content.decode()
     assert "Stormblessed, Windrunner" in page
+
+
+async def test_a_chats_own_book_joins_its_prompt_and_a_global_one_cannot_be_added(
+    owned_chat: tuple[Chat, str], connect: Any, llm: Any
+) -> None:
+    server = await llm(sse_reply(["Aye."]))
+    chat, key = owned_chat
+
+    def make() -> tuple[Lorebook, Lorebook]:
+        own = Lorebook.objects.create(name="Herdaz")
+        LoreEntry.objects.create(book=own, keys=["cousin"], content="The Lopen has cousins.")
+        return own, Lorebook.objects.create(name="Everywhere", is_global=True)
+
+    own, everywhere = await sync_to_async(make)()
+    with pytest.raises(BadRequest, match=str(everywhere.pk)):
+        await sync_to_async(actions.chat_set_lorebooks)(
+            owner=chat.owner, chat_id=chat.pk, book_ids=[everywhere.pk]
+        )
+    await sync_to_async(actions.chat_set_lorebooks)(
+        owner=chat.owner, chat_id=chat.pk, book_ids=[own.pk]
+    )
+    reply = await turn(connect, chat, key, "How many cousins?")
+    assert "The Lopen has cousins." in prompt_text(server)
+    assert [r["book"] for r in reply["lore"]] == ["Herdaz"]

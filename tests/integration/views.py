@@ -23,6 +23,7 @@ class JsonView:
     title: str
     messages: dict[int, dict[str, Any]]
     read_through: str = ""
+    lorebooks: list[int] = field(default_factory=list)
     seen_seq: dict[int, int] = field(default_factory=dict)
     deleted: bool = False
 
@@ -30,7 +31,9 @@ class JsonView:
     def from_welcome(cls, welcome: dict[str, Any]) -> JsonView:
         assert welcome["type"] == "welcome"
         messages = {m["id"]: dict(m) for m in welcome["messages"]}
-        view = cls(welcome["chat"]["title"], messages, welcome["chat"]["read_through"])
+        chat = welcome["chat"]
+        books = [book["id"] for book in chat["lorebooks"]]
+        view = cls(chat["title"], messages, chat["read_through"], books)
         view.seen_seq = {m["id"]: m.get("seq", 0) for m in welcome["messages"]}
         return view
 
@@ -57,6 +60,8 @@ class JsonView:
             self.title = event["title"]
         elif kind == "reading":
             self.read_through = event["read_through"]
+        elif kind == "lorebooks":
+            self.lorebooks = [book["id"] for book in event["lorebooks"]]
         elif kind == "deleted":
             self.deleted = True
 
@@ -68,6 +73,7 @@ class JsonView:
         return {
             "title": self.title,
             "read_through": self.read_through,
+            "lorebooks": self.lorebooks,
             "messages": [(m["id"], m["role"], m["status"], m["content"]) for m in rows],
         }
 
@@ -125,9 +131,11 @@ class HtmlView:
             rows.append((article.get("id"), article.get("data-status"), _words(text)))
         title = self.by_id("chat-title")
         chosen = self.doc.xpath('//select[@id="read-through"]/option[@selected]/@value')
+        books = self.doc.xpath('//details[@id="chat-books"]//input[@checked]/@value')
         return {
             "title": _words(title.text_content() if title is not None else ""),
             "read_through": chosen[0] if chosen else "",
+            "lorebooks": [int(book) for book in books],
             "rows": rows,
         }
 
