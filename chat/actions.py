@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from chat import events, services
 from chat.backends.registry import backend_for_persona
-from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats
+from chat.errors import BadRequest, NotFound, NotStreaming, RateLimited, TooManyChats
 from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
 from chat.models import Chat, Message
@@ -41,6 +41,7 @@ from chat.selectors import (
     lorebooks_available,
     prompt_history,
 )
+from personas.lore import series
 from personas.lore.compiled import compiled_books
 from personas.models import Lorebook, Persona
 from personas.prompts import DEFAULT_USER_NAME
@@ -129,6 +130,15 @@ def chat_set_lorebooks(
         )
         events.publish_on_commit(events.chat_group(chat.pk), event)
     return books
+
+
+def reader_set_read_through(*, owner: Owner, read_through: str) -> str:
+    """Set how far the owner has read: the default for their new chats, and the epithets
+    the gallery shows them. Touches no existing chat, so publishes nothing."""
+    if not series.is_book(read_through):
+        raise BadRequest(services.BOOK_CHOICES)
+    services.reader_remember(owner=owner, read_through=read_through)
+    return read_through
 
 
 def chat_delete(*, owner: Owner, chat_id: uuid.UUID | str) -> None:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat import actions
+from chat import actions, selectors
 from chat.errors import ChatError
 from chat.inputs import number_input, number_list, optional_number, text_input
 from chat.jobs import ReplyJob
@@ -31,6 +31,7 @@ from chat.selectors import (
     message_in_chat,
 )
 from chat.visitors import owner_for_writing
+from personas.lore import series
 from personas.selectors import persona_get_active, persona_list_active
 from stormchat.limits import client_ip
 
@@ -73,6 +74,22 @@ def int_param(request: HttpRequest, name: str, default: int, *, low: int, high: 
 def personas(request: HttpRequest) -> JsonResponse:
     """``GET /api/personas/``: the active personas."""
     return JsonResponse({"personas": [persona_data(p) for p in persona_list_active()]})
+
+
+@require_http_methods(["GET", "PATCH"])
+def reader(request: HttpRequest) -> JsonResponse:
+    """How far the caller has read (``{"read_through": slug}``): ``PATCH`` to change it."""
+    if request.method == "PATCH":
+        data = json_body(request)
+        if data is None or "read_through" not in data:
+            return error_response(400, "bad_request", 'Send {"read_through": "<book slug>"}.')
+        try:
+            slug = text_input(data["read_through"], what="read_through")
+            actions.reader_set_read_through(owner=owner_for_writing(request), read_through=slug)
+        except ChatError as error:
+            return refused(error)
+    read = selectors.reader_read_through(Owner.from_request(request))
+    return JsonResponse({"read_through": read, "books": [b.slug for b in series.BOOKS]})
 
 
 @require_GET

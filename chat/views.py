@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from chat import actions, selectors
 from chat.errors import ChatError
@@ -56,7 +56,24 @@ def home(request: HttpRequest) -> HttpResponse:
     taglines of how far this visitor has read."""
     read_through = selectors.reader_read_through(Owner.from_request(request))
     personas = personas_as_read(persona_list_active(), read_through=read_through)
-    return render(request, "personas/gallery.html", {"personas": personas})
+    context = {"personas": personas, "read_through": read_through, "books": series.CHOICES}
+    return render(request, "personas/gallery.html", context)
+
+
+@require_POST
+def reading_view(request: HttpRequest) -> HttpResponse:
+    """Say how far you have read, from the gallery; back to the gallery, whose epithets
+    and taglines now match."""
+    try:
+        actions.reader_set_read_through(
+            owner=owner_for_writing(request),
+            read_through=request.POST.get("read_through", ""),
+        )
+    except ChatError as error:
+        return refused(error)
+    if request.htmx:  # the gallery redraws with the epithets of the new setting
+        return HttpResponseClientRefresh()
+    return redirect("home")
 
 
 @require_POST

@@ -4,6 +4,7 @@ Everything is importable from ``chat.services`` directly.
 """
 
 from chat.services.chats import (
+    BOOK_CHOICES,
     chat_choose_greeting,
     chat_clear,
     chat_create,
@@ -30,6 +31,7 @@ from chat.services.turns import (
 )
 
 __all__ = [
+    "BOOK_CHOICES",
     "Turn",
     "chat_choose_greeting",
     "chat_clear",

@@ -29,7 +29,7 @@ Status = Message.Status
 Role = Message.Role
 
 
-_BOOK_CHOICES = "read_through must be one of: " + ", ".join(b.slug for b in series.BOOKS) + "."
+BOOK_CHOICES = "read_through must be one of: " + ", ".join(b.slug for b in series.BOOKS) + "."
 
 
 def chat_create(
@@ -43,7 +43,7 @@ def chat_create(
     """A new chat for this owner, opening with the persona's greeting (or an alternate
     one, by index), read through ``read_through`` (else the owner's setting)."""
     if read_through and not series.is_book(read_through):
-        raise BadRequest(_BOOK_CHOICES)
+        raise BadRequest(BOOK_CHOICES)
     if not owner.is_known:
         raise ValueError("A chat needs an owner.")
     if owner.user_id is None:
@@ -115,7 +115,7 @@ def chat_rename(*, chat: Chat, title: str) -> Chat:
 def chat_set_read_through(*, chat: Chat, read_through: str) -> Chat:
     """Set how far the chat's reader has read (a book's slug, else BadRequest)."""
     if not series.is_book(read_through):
-        raise BadRequest(_BOOK_CHOICES)
+        raise BadRequest(BOOK_CHOICES)
     chat.read_through = read_through
     chat.save(update_fields=["read_through", "updated_at"])
     return chat

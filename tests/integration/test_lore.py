@@ -210,3 +210,27 @@ async def test_a_chats_own_book_joins_its_prompt_and_a_global_one_cannot_be_adde
     reply = await turn(connect, chat, key, "How many cousins?")
     assert "The Lopen has cousins." in prompt_text(server)
     assert [r["book"] for r in reply["lore"]] == ["Herdaz"]
+
+
+def test_a_reader_says_how_far_they_have_read_from_the_gallery_or_the_api(
+    client: Any, transactional_db: None
+) -> None:
+    personas_seed()
+    lore_seed()
+    assert client.get("/api/reader/").json()["read_through"] == "the-way-of-kings"
+
+    client.post("/reading/", {"read_through": "oathbringer"})  # an anonymous visitor
+    assert "The Blackthorn, Bondsmith" in client.get("/").content.decode()
+    kaladin = Persona.objects.get(slug="kaladin")
+    created = client.post("/api/chats/", {"persona": kaladin.slug}, content_type="application/json")
+    assert created.json()["read_through"] == "oathbringer"  # new chats start there
+
+    patched = client.patch(
+        "/api/reader/", {"read_through": "words-of-radiance"}, content_type="application/json"
+    )
+    assert patched.json()["read_through"] == "words-of-radiance"
+    refused = client.patch(
+        "/api/reader/", {"read_through": "mistborn"}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "read_through must be one of" in refused.json()["error"]["message"]
