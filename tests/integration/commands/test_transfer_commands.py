@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.django_db
 
 
-def test_cards_import_from_a_folder_and_export_in_both_formats(
+def test_cards_import_from_a_folder_and_export_in_every_format(
     tmp_path: Path, kaladin: Persona
 ) -> None:
     cards = tmp_path / "cards"
@@ -35,7 +35,7 @@ def test_cards_import_from_a_folder_and_export_in_both_formats(
     assert "Imported 2 of 2 cards." in out.getvalue()
     assert Persona.objects.filter(slug__in=["szeth-son-son-vallano", "lopen"]).count() == 2
 
-    for card_format in ("json", "png"):
+    for card_format in ("json", "png", "charx"):
         target = tmp_path / card_format
         call_command(
             "export_personas", "kaladin", "lopen", "--format", card_format, "--out", str(target),
@@ -46,8 +46,11 @@ def test_cards_import_from_a_folder_and_export_in_both_formats(
             f"lopen.{card_format}",
         ]
     exported = json.loads((tmp_path / "json" / "lopen.json").read_text())
-    assert exported["spec"] == "chara_card_v2"
+    assert exported["spec"] == "chara_card_v3"
     assert exported["data"]["first_mes"] == "Gancho!"
+    again = StringIO()  # every format imports again, the CHARX folder included
+    call_command("import_personas", str(tmp_path / "charx"), stdout=again, stderr=StringIO())
+    assert "Imported 2 of 2 cards." in again.getvalue()
 
 
 def test_a_broken_card_is_reported_and_the_exit_status_is_1(tmp_path: Path) -> None:
