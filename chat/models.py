@@ -11,6 +11,17 @@ from chat.ownership import Owner
 from personas.lore import series
 
 
+def exactly_one_owner(name: str) -> models.CheckConstraint:
+    """An owner is an account or an anonymous session, never both or neither."""
+    return models.CheckConstraint(
+        condition=(
+            models.Q(user__isnull=False, session_key="")
+            | (models.Q(user__isnull=True) & ~models.Q(session_key=""))
+        ),
+        name=name,
+    )
+
+
 class ChatQuerySet(models.QuerySet["Chat"]):
     """Domain verbs for chats."""
 
@@ -75,14 +86,7 @@ class Chat(models.Model):
             models.Index(fields=["session_key", "-updated_at"], name="chat_session_recent"),
         ]
         constraints = [
-            # Exactly one owner: an account, or an anonymous session, never both or neither.
-            models.CheckConstraint(
-                condition=(
-                    models.Q(user__isnull=False, session_key="")
-                    | (models.Q(user__isnull=True) & ~models.Q(session_key=""))
-                ),
-                name="chat_has_exactly_one_owner",
-            ),
+            exactly_one_owner("chat_has_exactly_one_owner"),
         ]
 
     def __str__(self) -> str:
@@ -181,13 +185,7 @@ class Reader(models.Model):
                 condition=~models.Q(session_key=""),
                 name="reader_unique_session",
             ),
-            models.CheckConstraint(
-                condition=(
-                    models.Q(user__isnull=False, session_key="")
-                    | (models.Q(user__isnull=True) & ~models.Q(session_key=""))
-                ),
-                name="reader_has_exactly_one_owner",
-            ),
+            exactly_one_owner("reader_has_exactly_one_owner"),
         ]
 
     def __str__(self) -> str:

@@ -60,6 +60,13 @@ def _texts(value: object) -> list[str]:
     return []
 
 
+def _st_choice(names: list[str], number: object, default: str) -> str:
+    """The name SillyTavern's number stands for (``default`` for anything else)."""
+    if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < len(names):
+        return names[number]
+    return default
+
+
 def _reveal_from(content: str, stormchat: object) -> tuple[str, str, int | None]:
     """The content without its reveal decorator, and the reveal point (book, chapter)."""
     chapter = None
@@ -121,9 +128,7 @@ def _ccv3_entry(raw: object, index: int) -> dict[str, Any]:
         "keys": _texts(raw.get("keys")),
         "secondary_keys": _texts(raw.get("secondary_keys")),
         "selective": raw.get("selective") is True,
-        "selective_logic": ST_LOGIC[logic]
-        if isinstance(logic, int) and 0 <= logic < 4
-        else "and_any",
+        "selective_logic": _st_choice(ST_LOGIC, logic, "and_any"),
         "use_regex": raw.get("use_regex") is True,
         "case_sensitive": raw.get("case_sensitive") is True,
         "match_whole_words": ext.get("match_whole_words") is True,
@@ -134,7 +139,7 @@ def _ccv3_entry(raw: object, index: int) -> dict[str, Any]:
         "priority": _int(raw.get("priority"), 0, -1_000_000),
         "position": position,
         "depth": _int(ext.get("depth"), 4, 0, 10_000),
-        "role": ST_ROLES[role] if isinstance(role, int) and 0 <= role < 3 else "system",
+        "role": _st_choice(ST_ROLES, role, "system"),
         "probability": _int(ext.get("probability"), 100, 0, 100)
         if ext.get("useProbability", True) is not False
         else 100,
@@ -298,9 +303,7 @@ def _st_entry(raw: object, uid: str) -> dict[str, Any]:
         "keys": _texts(raw.get("key")),
         "secondary_keys": _texts(raw.get("keysecondary")),
         "selective": raw.get("selective", True) is not False,
-        "selective_logic": ST_LOGIC[logic]
-        if isinstance(logic, int) and 0 <= logic < 4
-        else "and_any",
+        "selective_logic": _st_choice(ST_LOGIC, logic, "and_any"),
         "case_sensitive": raw.get("caseSensitive") is True,
         "match_whole_words": raw.get("matchWholeWords") is True,
         "content": content,
@@ -311,7 +314,7 @@ def _st_entry(raw: object, uid: str) -> dict[str, Any]:
         if isinstance(position, int)
         else Position.BEFORE_CHAR,
         "depth": _int(raw.get("depth"), 4, 0, 10_000),
-        "role": ST_ROLES[role] if isinstance(role, int) and 0 <= role < 3 else "system",
+        "role": _st_choice(ST_ROLES, role, "system"),
         "probability": _int(raw.get("probability"), 100, 0, 100) if use_probability else 100,
         "sticky": _int(raw.get("sticky"), 0, 0, 10_000),
         "cooldown": _int(raw.get("cooldown"), 0, 0, 10_000),
