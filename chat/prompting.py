@@ -87,26 +87,29 @@ def build_prompt(
     contents = [
         render_macros(m.content, char=persona.char_name, user=user_name, dice=dice) for m in history
     ]
+    costs = _NewestFirst(contents, cost)
     activation = Activation()
     if lore is not None and lore.books:
         bare = _fitting_system_text(persona, budget, cost, user_name, {}, closing, dice)
         left = budget - cost(bare) - after_cost
-        newest = cost(contents[-1]) if contents else 0
+        newest = costs.of(0) if contents else 0
         activation = activate(
             lore.books,
             [_scan_message(m, text) for m, text in zip(history, contents, strict=True)],
             read_through=lore.read_through,
             count_tokens=backend.count_tokens,
             room=max(left - newest, 0),
-            at_max_context=sum(map(cost, contents)) > left,
+            at_max_context=costs.over(left),
         )
     slots = {slot: [a.entry.text for a in activation.at(slot)] for slot in SYSTEM_SLOTS}
     system = _fitting_system_text(persona, budget, cost, user_name, slots, closing, dice)
     inserts = _chat_inserts(activation, persona.char_name, user_name, dice)
     remaining = budget - cost(system) - after_cost - sum(cost(m["content"]) for _, m in inserts)
     turns: list[ChatMessage] = []
-    for message, content in zip(reversed(history), reversed(contents), strict=True):
-        needed = cost(content)
+    for index, (message, content) in enumerate(
+        zip(reversed(history), reversed(contents), strict=True)
+    ):
+        needed = costs.of(index)
         if needed > remaining and turns:
             break
         turns.append({"role": message.role, "content": content})
@@ -120,6 +123,31 @@ def build_prompt(
         lore=[a.record() for a in activation.injected],
         lore_dropped=[a.record() for a in activation.dropped],
     )
+
+
+class _NewestFirst:
+    """The history's token costs, newest first, each counted once and only when asked for
+    (counting is the embedded model's tokenizer, the costly part of building a prompt)."""
+
+    def __init__(self, contents: Sequence[str], cost: Callable[[str], int]) -> None:
+        self.contents = contents
+        self.cost = cost
+        self.known: list[int] = []
+
+    def of(self, index: int) -> int:
+        """The cost of the ``index``-th newest message (0 is the newest)."""
+        while len(self.known) <= index:
+            self.known.append(self.cost(self.contents[-1 - len(self.known)]))
+        return self.known[index]
+
+    def over(self, limit: int) -> bool:
+        """Whether the whole history costs more than ``limit`` (stops counting once it does)."""
+        total = 0
+        for index in range(len(self.contents)):
+            total += self.of(index)
+            if total > limit:
+                return True
+        return False
 
 
 def _scan_message(message: Message, text: str) -> ScanMessage:
