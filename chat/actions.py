@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from chat import events, services
 from chat.backends.registry import backend_for_persona
-from chat.errors import BadRequest, NotFound, NotStreaming, RateLimited, TooManyChats
+from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats
 from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
 from chat.models import Chat, Message
@@ -38,12 +38,10 @@ from chat.selectors import (
     chat_get_for_owner,
     chat_lorebooks,
     chat_streaming_reply,
-    lorebooks_available,
     prompt_history,
 )
-from personas.lore import series
 from personas.lore.compiled import compiled_books
-from personas.models import Lorebook, Persona
+from personas.models import Persona
 from personas.prompts import DEFAULT_USER_NAME
 from stormchat.limits import attempt, limit_for
 
@@ -118,15 +116,15 @@ def chat_set_read_through(*, owner: Owner, chat_id: uuid.UUID | str, read_throug
 
 def chat_set_lorebooks(
     *, owner: Owner, chat_id: uuid.UUID | str, book_ids: list[int]
-) -> list[Lorebook]:
+) -> services.ChatBooks:
     """Choose the books the chat reads on top of its persona's. Publishes ``lorebooks``."""
     with transaction.atomic():
         chat = _owned(owner, chat_id)
         books = services.chat_set_lorebooks(chat=chat, book_ids=book_ids)
         event = events.lorebooks_event(
             chat_id=chat.pk,
-            chosen=books_data(books),
-            available=books_data(lorebooks_available()),
+            chosen=books_data(books.chosen),
+            available=books_data(books.available),
         )
         events.publish_on_commit(events.chat_group(chat.pk), event)
     return books
@@ -135,8 +133,6 @@ def chat_set_lorebooks(
 def reader_set_read_through(*, owner: Owner, read_through: str) -> str:
     """Set how far the owner has read: the default for their new chats, and the epithets
     the gallery shows them. Touches no existing chat, so publishes nothing."""
-    if not series.is_book(read_through):
-        raise BadRequest(services.BOOK_CHOICES)
     services.reader_remember(owner=owner, read_through=read_through)
     return read_through
 

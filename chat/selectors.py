@@ -59,11 +59,12 @@ def chat_lorebooks(*, chat: Chat) -> list[Lorebook]:
 
 def reader_read_through(owner: Owner) -> str:
     """How far the owner has said they have read (the first book until they say)."""
-    readers = (
-        Reader.objects.filter(user_id=owner.user_id)
-        if owner.user_id
-        else Reader.objects.filter(user=None, session_key=owner.session_key or "-")
-    )
+    if owner.user_id:
+        readers = Reader.objects.filter(user_id=owner.user_id)
+    elif owner.session_key:
+        readers = Reader.objects.filter(user=None, session_key=owner.session_key)
+    else:
+        return series.FIRST_BOOK
     found = readers.values_list("read_through", flat=True).first()
     return found or series.FIRST_BOOK
 

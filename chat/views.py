@@ -189,9 +189,8 @@ def chat_lorebooks_view(request: HttpRequest, chat_id: str) -> HttpResponse:
         )
     except ChatError as error:
         return refused(error)
-    chat = owned_chat_or_404(request, chat_id)
-    available = books_data(lorebooks_available())
-    context = {"chat": chat, **books_context(books_data(books), available)}
+    books_shown = books_context(books_data(books.chosen), books_data(books.available))
+    context = {"current_chat_id": chat_id, **books_shown}
     return render(request, "chat/chat.html#chat-books", context)
 
 

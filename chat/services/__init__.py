@@ -4,7 +4,7 @@ Everything is importable from ``chat.services`` directly.
 """
 
 from chat.services.chats import (
-    BOOK_CHOICES,
+    ChatBooks,
     chat_choose_greeting,
     chat_clear,
     chat_create,
@@ -31,7 +31,7 @@ from chat.services.turns import (
 )
 
 __all__ = [
-    "BOOK_CHOICES",
+    "ChatBooks",
     "Turn",
     "chat_choose_greeting",
     "chat_clear",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +30,12 @@ Status = Message.Status
 Role = Message.Role
 
 
-BOOK_CHOICES = "read_through must be one of: " + ", ".join(b.slug for b in series.BOOKS) + "."
+def _book(read_through: str) -> str:
+    """A book's slug as given; BadRequest naming the choices otherwise."""
+    if not series.is_book(read_through):
+        choices = ", ".join(book.slug for book in series.BOOKS)
+        raise BadRequest(f"read_through must be one of: {choices}.")
+    return read_through
 
 
 def chat_create(
@@ -42,8 +48,8 @@ def chat_create(
 ) -> Chat:
     """A new chat for this owner, opening with the persona's greeting (or an alternate
     one, by index), read through ``read_through`` (else the owner's setting)."""
-    if read_through and not series.is_book(read_through):
-        raise BadRequest(BOOK_CHOICES)
+    if read_through:
+        _book(read_through)
     if not owner.is_known:
         raise ValueError("A chat needs an owner.")
     if owner.user_id is None:
@@ -114,35 +120,41 @@ def chat_rename(*, chat: Chat, title: str) -> Chat:
 
 def chat_set_read_through(*, chat: Chat, read_through: str) -> Chat:
     """Set how far the chat's reader has read (a book's slug, else BadRequest)."""
-    if not series.is_book(read_through):
-        raise BadRequest(BOOK_CHOICES)
-    chat.read_through = read_through
+    chat.read_through = _book(read_through)
     chat.save(update_fields=["read_through", "updated_at"])
     return chat
 
 
-def chat_set_lorebooks(*, chat: Chat, book_ids: list[int]) -> list[Lorebook]:
+@dataclass(frozen=True)
+class ChatBooks:
+    """A chat's own lorebooks, and every book it could add, by name."""
+
+    chosen: list[Lorebook]
+    available: list[Lorebook]
+
+
+def chat_set_lorebooks(*, chat: Chat, book_ids: list[int]) -> ChatBooks:
     """The books this chat adds on top of its persona's (BadRequest for one it can't
     have: unknown, inactive or global)."""
-    available = {book.pk: book for book in selectors.lorebooks_available()}
-    unknown = sorted(set(book_ids) - available.keys())
+    available = selectors.lorebooks_available()
+    by_id = {book.pk: book for book in available}
+    unknown = sorted(set(book_ids) - by_id.keys())
     if unknown:
         raise BadRequest(f"No lorebook a chat can add has the id {unknown[0]}.")
-    chat.lorebooks.set([available[pk] for pk in book_ids])
+    chosen = sorted({by_id[pk] for pk in book_ids}, key=available.index)
+    chat.lorebooks.set(chosen)
     chat.save(update_fields=["updated_at"])
-    return selectors.chat_own_lorebooks(chat=chat)
+    return ChatBooks(chosen, available)
 
 
 def reader_remember(*, owner: Owner, read_through: str) -> None:
-    """Keep the owner's choice as the default for their new chats."""
+    """Keep the owner's choice (a book's slug, else BadRequest) as the default for their
+    new chats."""
+    defaults = {"read_through": _book(read_through)}
     if owner.user_id:
-        Reader.objects.update_or_create(
-            user_id=owner.user_id, defaults={"read_through": read_through}
-        )
+        Reader.objects.update_or_create(user_id=owner.user_id, defaults=defaults)
     elif owner.session_key:
-        Reader.objects.update_or_create(
-            user=None, session_key=owner.session_key, defaults={"read_through": read_through}
-        )
+        Reader.objects.update_or_create(user=None, session_key=owner.session_key, defaults=defaults)
 
 
 def chat_set_title_if_untitled(*, chat_id: uuid.UUID, title: str) -> bool:
