@@ -13,14 +13,13 @@ from django.utils.text import slugify
 from PIL import Image, ImageDraw
 
 from personas.cards import Card, CardError, card_json, card_png, png_bytes, read_card
-from personas.charx import MAX_FILE_BYTES, asset_path, card_charx
+from personas.charx import EMBEDDED, MAX_FILE_BYTES, asset_path, card_charx
 from personas.lore.formats import (
     BookData,
     LorebookFormatError,
     read_ccv3_book,
-    write_ccv3_book,
 )
-from personas.lore.services import lorebook_create
+from personas.lore.services import lorebook_create, lorebook_object
 from personas.models import Persona, PersonaAsset
 
 CardFormat = Literal["json", "png", "charx"]
@@ -84,17 +83,17 @@ def _assets(card: Card) -> tuple[bytes | None, list[tuple[dict[str, str], bytes 
     for raw in card.data.get("assets") or []:
         asset = {k: str(raw.get(k, "")) for k in ("type", "uri", "name", "ext")}
         data = _asset_bytes(card, asset["uri"])
-        if asset["type"] == "icon" and asset["name"] == "main" and icon is None:
-            icon = data if data is not None else icon
-            if data is not None or asset["uri"] == "ccdefault:":
-                continue
+        main = asset["type"] == "icon" and asset["name"] == "main" and icon is None
+        if main and (data is not None or asset["uri"] == "ccdefault:"):
+            icon = data  # ccdefault: is the PNG's own portrait (None here)
+            continue
         others.append((asset, data))
     return icon, others
 
 
 def _asset_bytes(card: Card, uri: str) -> bytes | None:
-    if uri.startswith("embeded://"):
-        return card.files.get(uri.removeprefix("embeded://"))
+    if uri.startswith(EMBEDDED):
+        return card.files.get(uri.removeprefix(EMBEDDED))
     if uri.startswith("data:") and ";base64," in uri:
         encoded = uri.split(";base64,", 1)[1]
         if len(encoded) > MAX_FILE_BYTES * 4 // 3 + 4:
@@ -139,8 +138,9 @@ def persona_card(persona: Persona, *, charx: bool = False) -> tuple[Card, dict[s
     files: dict[str, bytes] = {}
     main = {**MAIN_ICON, "uri": "ccdefault:", "ext": "png"}
     if charx:
-        main["uri"] = "embeded://" + asset_path("icon", "main", "png")
-        files[main["uri"].removeprefix("embeded://")] = _portrait(persona)
+        icon_path = asset_path("icon", "main", "png")
+        main["uri"] = EMBEDDED + icon_path
+        files[icon_path] = _portrait(persona)
     assets = [main]
     for row in persona.assets.all():
         asset = {"type": row.type, "uri": row.uri, "name": row.name, "ext": row.ext}
@@ -150,16 +150,14 @@ def persona_card(persona: Persona, *, charx: bool = False) -> tuple[Card, dict[s
             if charx:
                 path = asset_path(row.type, row.name, row.ext)
                 files[path] = content
-                asset["uri"] = f"embeded://{path}"
+                asset["uri"] = EMBEDDED + path
             else:
                 encoded = base64.b64encode(content).decode("ascii")
                 asset["uri"] = f"data:application/octet-stream;base64,{encoded}"
         assets.append(asset)
     data["assets"] = assets
     book = persona.own_lorebook
-    data["character_book"] = (
-        write_ccv3_book(book, list(book.entries.order_by("pk"))) if book is not None else None
-    )
+    data["character_book"] = lorebook_object(book) if book is not None else None
     extra = persona.card_extra or {}
     card = Card(data, dict(extra.get("top") or {}), dict(extra.get("data") or {}))
     return card, files

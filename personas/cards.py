@@ -281,18 +281,14 @@ def _v3_fields(data: dict[str, Any]) -> dict[str, Any]:
             "assets": assets}  # fmt: skip
 
 
-def card_document(card: Card, *, now: int | None = None) -> dict[str, Any]:
+def card_document(card: Card) -> dict[str, Any]:
     """The card as a V3 JSON document (``spec_version`` 3.0, modified now), unknown fields
     back in their places."""
     data = {**card.data, **card.extra_data}
-    if data.get("character_book") is None:
-        data.pop("character_book", None)
-    if data.get("assets") is None:
-        data.pop("assets", None)
-    for key in ("creation_date",):
-        if data.get(key) is None:
-            data.pop(key, None)
-    data["modification_date"] = int(time.time()) if now is None else now
+    for optional in ("character_book", "assets", "creation_date"):
+        if data.get(optional) is None:
+            data.pop(optional, None)
+    data["modification_date"] = int(time.time())
     return {"spec": SPEC_V3, "spec_version": SPEC_V3_VERSION, "data": data, **card.extra_top}
 
 

@@ -130,6 +130,11 @@ def _keys_match(entry: CompiledEntry, text: ScanText, needles: Needles) -> Key |
     return key
 
 
+def _rolls(entry: CompiledEntry, rng: random.Random) -> bool:
+    """Whether a match joins, by the entry's probability."""
+    return entry.probability >= 100 or rng.random() * 100 < entry.probability
+
+
 def _timing(entry: CompiledEntry, history: _History) -> str:
     """'sticky' or 'kept' if the entry stays in regardless of keys, 'blocked' if timing
     rules it out, '' if it is up to its keys."""
@@ -173,9 +178,7 @@ def _candidate(
         if key is None:
             return None
         found = Activated(entry, key.label, "key")
-    if entry.probability < 100 and rng.random() * 100 >= entry.probability:
-        return None
-    return found
+    return found if _rolls(entry, rng) else None
 
 
 def activate(
@@ -229,7 +232,7 @@ def _recurse(
             key = _keys_match(entry, text, book.needles)
             if key is None:
                 continue
-            if entry.probability < 100 and rng.random() * 100 >= entry.probability:
+            if not _rolls(entry, rng):
                 continue
             joined[entry.id] = found = Activated(entry, key.label, "recursion")
             fresh.append(found)

@@ -38,12 +38,13 @@ def lorebook_try(book: Lorebook, *, text: str, read_through: str) -> list[Verdic
         count_tokens=estimate_tokens,
         room=book.token_budget,
     )
+    by_id = {one.id: one for one in compiled.entries}
     joined = {a.entry.id: a for a in result.injected}
     dropped = {a.entry.id for a in result.dropped}
     scanned = ScanText.of(text)
     verdicts = []
     for entry in sorted(entries, key=lambda e: (e.insertion_order, e.pk)):
-        one = compile_entry(entry, book.name)
+        one = by_id.get(entry.pk) or compile_entry(entry, book.name)  # disabled or empty
         if entry.pk in joined:
             found = joined[entry.pk]
             why = f"key “{found.key}”" if found.why == "key" else found.why

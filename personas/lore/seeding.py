@@ -49,9 +49,7 @@ def _entry(book: Lorebook, index: int, definition: dict[str, Any]) -> LoreEntry:
 
 
 def _link(book: Lorebook, definition: dict[str, Any]) -> None:
-    personas = {p.slug: p for p in Persona.objects.filter(slug__in=definition.get("personas", []))}
-    for persona in personas.values():
-        persona.lorebooks.add(book)
+    book.personas.add(*Persona.objects.filter(slug__in=definition.get("personas", [])))
     own = definition.get("persona")
     if own:
         Persona.objects.filter(slug=own).update(own_lorebook=book)

@@ -60,6 +60,11 @@ def lorebook_document(book: Lorebook, book_format: BookFormat) -> dict[str, Any]
     return formats.write_lorebook_v3(book, entries)
 
 
+def lorebook_object(book: Lorebook) -> dict[str, Any]:
+    """The book as a CCv3 Lorebook object (a card's ``character_book``)."""
+    return formats.write_ccv3_book(book, list(book.entries.order_by("pk")))
+
+
 def lorebook_export_file(book: Lorebook, book_format: BookFormat) -> bytes:
     """The book as UTF-8 JSON."""
     document = lorebook_document(book, book_format)
