@@ -5,10 +5,15 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from chat.ownership import Owner
 from personas.lore import series
+
+AUTHORS_NOTE_DEPTH = 4  # SillyTavern's default
+MAX_AUTHORS_NOTE_DEPTH = 100
+MAX_AUTHORS_NOTE_CHARS = 4000
 
 
 def exactly_one_owner(name: str) -> models.CheckConstraint:
@@ -74,6 +79,23 @@ class Chat(models.Model):
         related_name="chats",
         help_text="Books this chat reads on top of its persona's.",
     )
+    user_persona = models.ForeignKey(
+        "chat.UserPersona",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chats",
+        help_text="Who the owner plays in this chat: {{user}} becomes its name.",
+    )
+    authors_note = models.TextField(
+        blank=True,
+        help_text="A note to the model, inserted as a system message on every turn.",
+    )
+    authors_note_depth = models.PositiveSmallIntegerField(
+        default=AUTHORS_NOTE_DEPTH,
+        validators=[MaxValueValidator(MAX_AUTHORS_NOTE_DEPTH)],
+        help_text="How many messages from the end the author's note goes (0 is last).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,6 +109,10 @@ class Chat(models.Model):
         ]
         constraints = [
             exactly_one_owner("chat_has_exactly_one_owner"),
+            models.CheckConstraint(
+                condition=models.Q(authors_note_depth__lte=MAX_AUTHORS_NOTE_DEPTH),
+                name="chat_authors_note_depth_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -117,6 +143,13 @@ class Message(models.Model):
     chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=10, choices=Role.choices)
     content = models.TextField(blank=True)
+    # Swipes: every alternative of an assistant reply, in the order they were written
+    # (empty while there is only one). ``content`` is always the one shown, alternative
+    # number ``swipe``; its slot here may be stale and is refreshed when it is swiped away.
+    alternatives = models.JSONField(default=list, blank=True)
+    swipe = models.PositiveSmallIntegerField(
+        default=0, help_text="Which alternative is shown, counting from 0."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
     position = models.PositiveIntegerField(
         help_text="Order within the chat; strictly increasing, never reused."
@@ -159,6 +192,62 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} #{self.position} in {self.chat_id}"
+
+    @property
+    def swipes(self) -> int:
+        """How many alternatives the reply has (1 when it was never regenerated)."""
+        return max(1, len(self.alternatives))
+
+    def alternative_texts(self) -> list[str]:
+        """Every alternative's text, the shown one current."""
+        texts = list(self.alternatives) or [self.content]
+        texts[self.swipe] = self.content
+        return texts
+
+
+class UserPersona(models.Model):
+    """Who the owner plays: a name and a description the model reads, owned by an
+    account or an anonymous session."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="user_personas",
+    )
+    session_key = models.CharField(max_length=40, blank=True, default="")
+    name = models.CharField(max_length=100)
+    description = models.TextField(
+        blank=True, help_text="Who they are, for the model; it follows the character's."
+    )
+    avatar = models.ImageField(upload_to="user-personas/", blank=True)
+    is_default = models.BooleanField(default=False, help_text="New chats start with this persona.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            exactly_one_owner("user_persona_has_exactly_one_owner"),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(is_default=True, user__isnull=False),
+                name="user_persona_one_default_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["session_key"],
+                condition=models.Q(is_default=True) & ~models.Q(session_key=""),
+                name="user_persona_one_default_per_session",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(user_id=self.user_id, session_key=self.session_key or None)
 
 
 class Reader(models.Model):

@@ -10,7 +10,11 @@ plus a few tokens of per-message overhead.
 
 Where lore goes: around the description, after the personality or scenario sections, as
 messages at a depth in the chat (0 is after the newest message), or in the author's-note
-slot (one system message at ``AUTHORS_NOTE_DEPTH``).
+slot: one system message, with the chat's own author's note, at the note's depth.
+
+Who the person plays (their user persona) names ``{{user}}`` and follows the character's
+description. A turn that is not a plain reply (continue, impersonate) ends the prompt
+with its ``instruction``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chat.backends.base import Backend, ChatMessage, GenerationOptions
-from chat.models import Message
+from chat.models import AUTHORS_NOTE_DEPTH, Message
 from personas.lore import series
 from personas.lore.activation import Activation, ScanMessage, activate
 from personas.lore.compiled import CompiledBook
@@ -31,7 +35,6 @@ from personas.prompts import persona_post_history, persona_system_text
 
 PER_MESSAGE_OVERHEAD = 4
 SAFETY_MARGIN = 32
-AUTHORS_NOTE_DEPTH = 4
 Position = LoreEntry.Position
 SYSTEM_SLOTS = (Position.BEFORE_CHAR, Position.AFTER_CHAR, "personality", "scenario")
 
@@ -42,6 +45,27 @@ class LoreSources:
 
     books: Sequence[CompiledBook]
     read_through: str = series.FIRST_BOOK
+
+
+# What a turn that is not a plain reply asks of the model, last in its prompt (as
+# SillyTavern's continue and impersonation prompts do, so it works on every backend).
+CONTINUE_INSTRUCTION = (
+    "[Continue {{char}}'s last message from exactly where it stopped. Do not repeat any "
+    "of it, and do not start a new message.]"
+)
+IMPERSONATE_INSTRUCTION = (
+    "[Write {{user}}'s next message to {{char}}, in {{user}}'s own voice and from "
+    "{{user}}'s point of view. Write only what {{user}} says and does, never {{char}}'s "
+    "words or actions, in one short paragraph.]"
+)
+
+
+@dataclass(frozen=True)
+class AuthorsNote:
+    """The chat's note to the model and how many messages from the end it goes."""
+
+    text: str
+    depth: int = AUTHORS_NOTE_DEPTH
 
 
 @dataclass
@@ -70,10 +94,14 @@ def build_prompt(
     backend: Backend,
     options: GenerationOptions,
     user_name: str = DEFAULT_USER_NAME,
+    user_description: str = "",
     lore: LoreSources | None = None,
+    authors_note: AuthorsNote | None = None,
+    instruction: str = "",
 ) -> BuiltPrompt:
-    """The messages to send: system text (with lore), lore at depths, the newest turns that
-    fit the budget, then the persona's post-history instructions (if any)."""
+    """The messages to send: system text (with lore), lore and the author's note at their
+    depths, the newest turns that fit the budget, then the persona's post-history
+    instructions (if any) and the turn's ``instruction``."""
     reserve = (options.max_tokens or 512) + SAFETY_MARGIN
 
     def cost(text: str) -> int:
@@ -83,14 +111,22 @@ def build_prompt(
     dice = Dice()  # one prompt, one roll of {{pick}}
     closing = spoiler_boundary(lore.read_through) if lore is not None else ""
     after = persona_post_history(persona, user=user_name, dice=dice)
-    after_cost = cost(after) if after else 0
+    told = render_macros(instruction, char=persona.char_name, user=user_name, dice=dice)
+    closing_texts = [text for text in (after, told) if text]
+    after_cost = sum(cost(text) for text in closing_texts)
+
+    def system_text(slots: dict[str, list[str]]) -> str:
+        return _fitting_system_text(
+            persona, budget, cost, user_name, slots, closing, dice, user_description
+        )
+
     contents = [
         render_macros(m.content, char=persona.char_name, user=user_name, dice=dice) for m in history
     ]
     costs = _NewestFirst(contents, cost)
     activation = Activation()
     if lore is not None and lore.books:
-        bare = _fitting_system_text(persona, budget, cost, user_name, {}, closing, dice)
+        bare = system_text({})
         left = budget - cost(bare) - after_cost
         newest = costs.of(0) if contents else 0
         activation = activate(
@@ -102,8 +138,8 @@ def build_prompt(
             at_max_context=costs.over(left),
         )
     slots = {slot: [a.entry.text for a in activation.at(slot)] for slot in SYSTEM_SLOTS}
-    system = _fitting_system_text(persona, budget, cost, user_name, slots, closing, dice)
-    inserts = _chat_inserts(activation, persona.char_name, user_name, dice)
+    system = system_text(slots)
+    inserts = _chat_inserts(activation, authors_note, persona.char_name, user_name, dice)
     remaining = budget - cost(system) - after_cost - sum(cost(m["content"]) for _, m in inserts)
     turns: list[ChatMessage] = []
     for index, (message, content) in enumerate(
@@ -117,7 +153,9 @@ def build_prompt(
     turns.reverse()
     for depth, message in sorted(inserts, key=lambda item: -item[0]):
         turns.insert(max(len(turns) - depth, 0), message)
-    closing_messages: list[ChatMessage] = [{"role": "system", "content": after}] if after else []
+    closing_messages: list[ChatMessage] = [
+        {"role": "system", "content": text} for text in closing_texts
+    ]
     return BuiltPrompt(
         messages=[{"role": "system", "content": system}, *turns, *closing_messages],
         lore=[a.record() for a in activation.injected],
@@ -155,16 +193,20 @@ def _scan_message(message: Message, text: str) -> ScanMessage:
 
 
 def _chat_inserts(
-    activation: Activation, char: str, user: str, dice: Dice
+    activation: Activation, authors_note: AuthorsNote | None, char: str, user: str, dice: Dice
 ) -> list[tuple[int, ChatMessage]]:
-    """Lore that goes into the chat itself: (depth, message) pairs. Entries at the same
-    depth and role share one message; the author's-note slot is one system message."""
+    """Lore and the author's note that go into the chat itself: (depth, message) pairs.
+    Entries at the same depth and role share one message; the author's-note slot (the
+    chat's note, then lore placed there) is one system message."""
     grouped: dict[tuple[int, str], list[str]] = {}
     for item in activation.at(Position.AT_DEPTH):
         grouped.setdefault((item.entry.depth, item.entry.role), []).append(item.entry.text)
     note = [a.entry.text for a in activation.at(Position.AUTHORS_NOTE)]
+    if authors_note is not None and authors_note.text.strip():
+        note.insert(0, authors_note.text.strip())
     if note:
-        grouped.setdefault((AUTHORS_NOTE_DEPTH, "system"), []).extend(note)
+        depth = authors_note.depth if authors_note is not None else AUTHORS_NOTE_DEPTH
+        grouped.setdefault((depth, "system"), []).extend(note)
     return [
         (
             depth,
@@ -185,6 +227,7 @@ def _fitting_system_text(
     lore: dict[str, list[str]],
     closing: str,
     dice: Dice,
+    user_description: str,
 ) -> str:
     """The fullest persona text that fits: drop examples, then scenario, never the prompt."""
     variants = [
@@ -193,7 +236,14 @@ def _fitting_system_text(
         _without(persona, "example_dialogue", "scenario"),
     ]
     texts = [
-        persona_system_text(variant, user=user_name, lore=lore, closing=closing, dice=dice)
+        persona_system_text(
+            variant,
+            user=user_name,
+            lore=lore,
+            closing=closing,
+            dice=dice,
+            user_description=user_description,
+        )
         for variant in variants
     ]
     for text in texts[:-1]:

@@ -98,6 +98,19 @@ class PersonaAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Sampling",
+            {
+                "description": "Empty fields leave the backend's own default. A backend "
+                "that lacks an option leaves it out (manage.py llm_check names them).",
+                "fields": [
+                    ("repeat_penalty", "min_p"),
+                    ("frequency_penalty", "presence_penalty"),
+                    ("top_k", "seed"),
+                    "stop_sequences",
+                ],
+            },
+        ),
         ("Prompt preview", {"fields": ["prompt_preview"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]

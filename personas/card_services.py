@@ -21,6 +21,7 @@ from personas.lore.formats import (
 )
 from personas.lore.services import lorebook_create, lorebook_object
 from personas.models import Persona, PersonaAsset
+from personas.sampling import SamplingError, sampling_extension, sampling_from_extensions
 
 CardFormat = Literal["json", "png", "charx"]
 # Card field -> Persona field, where the names differ.
@@ -47,6 +48,12 @@ def persona_import_card(*, raw: bytes) -> Persona:
         setattr(persona, RENAMED.get(key, key), card.data[key])
     persona.name = persona.name.strip()[: Persona._meta.get_field("name").max_length]
     _check_lengths(persona)
+    try:
+        sampling, persona.extensions = sampling_from_extensions(persona.extensions)
+    except SamplingError as error:
+        raise CardError(str(error)) from None
+    for name, value in sampling.items():
+        setattr(persona, name, value)
     persona.tagline = _tagline(card)
     persona.card_extra = {"top": card.extra_top, "data": card.extra_data}
     book = _own_book(card, persona.name)
@@ -135,6 +142,12 @@ def persona_card(persona: Persona, *, charx: bool = False) -> tuple[Card, dict[s
     """The persona as a card, with the unknown fields it was imported with, and (for a
     CHARX) the files its assets point to. Elsewhere assets with files travel as data URIs."""
     data: dict[str, Any] = {key: getattr(persona, RENAMED.get(key, key)) for key in CARD_FIELDS}
+    extensions = dict(data["extensions"] or {})
+    ours = extensions.get("stormchat")
+    ours = dict(ours) if isinstance(ours, dict) else {}
+    data["extensions"] = extensions | {
+        "stormchat": ours | {"sampling": sampling_extension(persona)}
+    }
     files: dict[str, bytes] = {}
     main = {**MAIN_ICON, "uri": "ccdefault:", "ext": "png"}
     if charx:

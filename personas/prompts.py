@@ -30,12 +30,14 @@ def persona_system_text(
     lore: Mapping[str, Sequence[str]] | None = None,
     closing: str = "",
     dice: Dice | None = None,
+    user_description: str = "",
 ) -> str:
     """The persona's full system message: instructions, character, scenario, examples.
 
     ``lore`` is lore text by slot: ``before_char`` and ``after_char`` (around the
     description), ``personality`` and ``scenario`` (after those sections). ``closing``
-    ends the instructions (the reader's spoiler boundary).
+    ends the instructions (the reader's spoiler boundary). ``user_description`` (who the
+    person plays) follows the character's description.
     """
     slots = lore or {}
     parts = [persona.system_prompt.strip() or DEFAULT_SYSTEM_PROMPT]
@@ -45,6 +47,8 @@ def persona_system_text(
     if persona.description.strip():
         parts.append(persona.description.strip())
     parts.extend(slots.get("after_char", ()))
+    if user_description.strip():
+        parts.append(f"About {{{{user}}}}:\n{user_description.strip()}")
     if persona.personality.strip():
         parts.append(f"{{{{char}}}}'s personality: {persona.personality.strip()}")
         parts.extend(slots.get("personality", ()))

@@ -71,6 +71,10 @@ def personas_seed(
 FINGERPRINTED = ("name", "epithet", "tagline", "scenario", "system_prompt", "greeting",
                  "alternate_greetings", "example_dialogue", "accent_color", "sort_order",
                  "temperature")  # fmt: skip
+# Fields shipped later: part of the fingerprint only once set, so the fingerprints of
+# releases that predate them still match.
+FINGERPRINTED_WHEN_SET = ("repeat_penalty", "min_p", "frequency_penalty", "presence_penalty",
+                          "top_k", "seed", "stop_sequences")  # fmt: skip
 
 
 def _fingerprint(persona: Persona) -> str:
@@ -79,5 +83,9 @@ def _fingerprint(persona: Persona) -> str:
     for name in FINGERPRINTED:
         value = getattr(persona, name)
         fields[name] = value.strip() if isinstance(value, str) else value
+    for name in FINGERPRINTED_WHEN_SET:
+        value = getattr(persona, name)
+        if value not in (None, []):
+            fields[name] = value
     canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -23,13 +23,35 @@ class ChatMessage(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class GenerationOptions:
-    """Sampling and length options; None leaves the backend's own default."""
+    """Sampling and length options; None (or no stop sequences) leaves the backend's own
+    default. Each backend maps them to its own names (``Backend.SAMPLING``)."""
 
     model: str = ""
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    repeat_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    min_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+
+
+# The sampling options, in the order people read them.
+SAMPLING_OPTIONS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "repeat_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "min_p",
+    "top_k",
+    "seed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +114,9 @@ class Backend(ABC):
 
     name: ClassVar[str]
     default_model: ClassVar[str]
+    # Each sampling option's name on this backend's wire; an option missing here is one
+    # the backend lacks, left out of requests (and named by ``llm_check``).
+    SAMPLING: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
@@ -125,6 +150,22 @@ class Backend(ABC):
             "endpoint": self.endpoint,
             "api_key": f"set (****{key[-4:]})" if len(key) > 8 else ("set" if key else "not set"),
         }
+
+    def sampling(self, options: GenerationOptions) -> dict[str, Any]:
+        """The options that are set and that this backend has, under its own names."""
+        fields: dict[str, Any] = {}
+        for option, wire in self.SAMPLING.items():
+            value = getattr(options, option)
+            if option == "stop":
+                value = list(value) or None
+            if value is not None:
+                fields[wire] = value
+        return fields
+
+    @classmethod
+    def unsupported_options(cls) -> list[str]:
+        """The sampling options this backend lacks (left out of its requests)."""
+        return [option for option in SAMPLING_OPTIONS if option not in cls.SAMPLING]
 
     def admission(self, on_position: PositionCallback | None) -> AbstractAsyncContextManager[Any]:
         """Wait here before generating. HTTP backends take requests in parallel; the

@@ -19,6 +19,17 @@ class CloudflareBackend(HttpBackend):
     name = "cloudflare"
     label = "Cloudflare Workers AI"
     default_model = "@cf/meta/llama-3.1-8b-instruct"
+    # Workers AI's text-generation input schema: no stop sequences and no min_p.
+    SAMPLING = {
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "max_tokens": "max_tokens",
+        "repeat_penalty": "repetition_penalty",
+        "frequency_penalty": "frequency_penalty",
+        "presence_penalty": "presence_penalty",
+        "top_k": "top_k",
+        "seed": "seed",
+    }
 
     @property
     def account_root(self) -> str:
@@ -39,7 +50,6 @@ class CloudflareBackend(HttpBackend):
     ) -> dict[str, Any]:
         """The ai/run request body."""
         sampling = self.sampling(options)
-        sampling.pop("stop", None)  # Workers AI's text-generation schema has no stop field.
         return {"messages": self.wire_messages(messages), "stream": True, **sampling}
 
     async def _events(

@@ -12,7 +12,7 @@ import httpx
 import orjson
 from django.utils import timezone
 
-from chat.backends.base import Backend, ChatMessage, GenerationOptions
+from chat.backends.base import Backend, ChatMessage
 from chat.backends.framing import EventStreamDecoder
 from chat.backends.transport import Transport
 from chat.errors import (
@@ -269,17 +269,6 @@ class HttpBackend(Backend):
         if response.status_code >= 400:
             raise error_for_status(self.label, self.model, response, response.content)
         return parse_json(response.text, self.label)
-
-    @staticmethod
-    def sampling(options: GenerationOptions) -> dict[str, Any]:
-        """The OpenAI-style sampling fields that are set."""
-        fields = {
-            "temperature": options.temperature,
-            "top_p": options.top_p,
-            "max_tokens": options.max_tokens,
-            "stop": list(options.stop) or None,
-        }
-        return {key: value for key, value in fields.items() if value is not None}
 
     @staticmethod
     def wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:

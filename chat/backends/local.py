@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chat import metrics
-from chat.backends.base import Backend, ChatMessage, GenerationOptions, Usage
+from chat.backends.base import SAMPLING_OPTIONS, Backend, ChatMessage, GenerationOptions, Usage
 from chat.backends.queueing import FairQueue, PositionCallback
 from chat.errors import BackendMisconfigured, BackendReportedError
 
@@ -113,6 +113,8 @@ class LocalBackend(Backend):
 
     name = "local"
     default_model = "SmolLM2-135M-Instruct"
+    # llama-cpp-python's create_chat_completion arguments take every one of ours.
+    SAMPLING = {option: option for option in SAMPLING_OPTIONS}
 
     @property
     def path(self) -> str:
@@ -192,16 +194,8 @@ class LocalBackend(Backend):
             llm = _load(self.path, self.config.context_tokens)
             finish: str | None = None
             completion = 0
-            kwargs: dict[str, Any] = {
-                "temperature": options.temperature,
-                "top_p": options.top_p,
-                "max_tokens": options.max_tokens,
-                "stop": list(options.stop) or None,
-            }
             chunks = llm.create_chat_completion(
-                messages=[dict(m) for m in messages],
-                stream=True,
-                **{k: v for k, v in kwargs.items() if v is not None},
+                messages=[dict(m) for m in messages], stream=True, **self.sampling(options)
             )
             for chunk in chunks:
                 if cancelled.is_set():

@@ -19,6 +19,19 @@ class OllamaBackend(HttpBackend):
     name = "ollama"
     label = "Ollama"
     default_model = "llama3.1:8b"
+    # /api/chat's ``options`` (Ollama's Modelfile parameters) take every one of ours.
+    SAMPLING = {
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "max_tokens": "num_predict",
+        "stop": "stop",
+        "repeat_penalty": "repeat_penalty",
+        "frequency_penalty": "frequency_penalty",
+        "presence_penalty": "presence_penalty",
+        "min_p": "min_p",
+        "top_k": "top_k",
+        "seed": "seed",
+    }
 
     @property
     def root(self) -> str:
@@ -34,18 +47,14 @@ class OllamaBackend(HttpBackend):
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> dict[str, Any]:
         """The /api/chat request body, with options mapped to Ollama's names."""
-        ollama_options: dict[str, Any] = {
-            "temperature": options.temperature,
-            "top_p": options.top_p,
-            "num_predict": options.max_tokens,
-            "stop": list(options.stop) or None,
-            "num_ctx": self.config.num_ctx or None,
-        }
+        ollama_options = self.sampling(options)
+        if self.config.num_ctx:
+            ollama_options["num_ctx"] = self.config.num_ctx
         return {
             "model": options.model,
             "messages": self.wire_messages(messages),
             "stream": True,
-            "options": {k: v for k, v in ollama_options.items() if v is not None},
+            "options": ollama_options,
         }
 
     async def _events(

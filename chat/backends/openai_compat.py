@@ -23,6 +23,17 @@ class OpenAICompatBackend(HttpBackend):
     label = "The OpenAI-compatible server"
     stream_hint = "Does LLM_BASE_URL end in /v1?"
     default_model = "gpt-4o-mini"
+    # The chat.completions body's own fields. OpenAI refuses the others (top_k, min_p,
+    # repeat_penalty), so they are left out even though some compatible servers take them.
+    SAMPLING = {
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "max_tokens": "max_tokens",
+        "stop": "stop",
+        "frequency_penalty": "frequency_penalty",
+        "presence_penalty": "presence_penalty",
+        "seed": "seed",
+    }
 
     @property
     def base(self) -> str:

@@ -76,5 +76,12 @@ def backend_for_persona(
         temperature=persona.temperature,
         top_p=persona.top_p,
         max_tokens=persona.max_tokens,
+        stop=tuple(persona.stop_sequences or ()),
+        repeat_penalty=persona.repeat_penalty,
+        frequency_penalty=persona.frequency_penalty,
+        presence_penalty=persona.presence_penalty,
+        min_p=persona.min_p,
+        top_k=persona.top_k,
+        seed=persona.seed,
     )
     return backend, options

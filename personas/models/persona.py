@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.templatetags.static import static
@@ -9,6 +10,29 @@ from django.templatetags.static import static
 from personas.backends import BackendName
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb, for example #3b82f6.")
+
+MAX_STOP_SEQUENCES = 4  # OpenAI's own limit
+MAX_STOP_CHARS = 100
+
+
+def validate_stop_sequences(value: object) -> None:
+    """A list of at most four non-empty strings of at most 100 characters."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ValidationError("Stop sequences are a list of non-empty strings.")
+    if len(value) > MAX_STOP_SEQUENCES or any(len(item) > MAX_STOP_CHARS for item in value):
+        raise ValidationError(
+            f"At most {MAX_STOP_SEQUENCES} stop sequences of at most {MAX_STOP_CHARS} "
+            "characters each."
+        )
+
+
+def in_range(field: str, low: float, high: float) -> models.CheckConstraint:
+    """The database keeps an optional number within its range (empty is allowed)."""
+    return models.CheckConstraint(
+        condition=models.Q(**{f"{field}__isnull": True})
+        | (models.Q(**{f"{field}__gte": low}) & models.Q(**{f"{field}__lte": high})),
+        name=f"persona_{field}_range",
+    )
 
 
 class PersonaQuerySet(models.QuerySet["Persona"]):
@@ -164,6 +188,53 @@ class Persona(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(32768)],
         help_text="The longest reply, in tokens.",
     )
+    # Sampling that keeps small models in voice; empty leaves the backend's default. Each
+    # backend maps these to its own names and leaves out the ones it lacks (llm_check).
+    repeat_penalty = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.5), MaxValueValidator(2.0)],
+        help_text="Penalise repeating recent tokens: 1 is off, 1.1 to 1.2 stops loops "
+        "(Ollama, llama.cpp; Workers AI calls it repetition_penalty).",
+    )
+    frequency_penalty = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-2.0), MaxValueValidator(2.0)],
+        help_text="Penalise tokens by how often they appeared, from -2 to 2.",
+    )
+    presence_penalty = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-2.0), MaxValueValidator(2.0)],
+        help_text="Penalise tokens that appeared at all, from -2 to 2.",
+    )
+    min_p = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Drop tokens less likely than this share of the likeliest one (0.05 is "
+        "typical; Ollama, llama.cpp).",
+    )
+    top_k = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(1000)],
+        help_text="Sample from the k likeliest tokens only (0 is off).",
+    )
+    seed = models.BigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(2**32 - 1)],
+        help_text="A fixed seed makes replies repeatable; empty picks one each time.",
+    )
+    stop_sequences = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_stop_sequences],
+        help_text="Text that ends the reply when the model writes it, such as "
+        '["\\nUser:"]. At most 4, each at most 100 characters.',
+    )
 
     is_active = models.BooleanField(
         default=True, help_text="Inactive personas are hidden from the gallery."
@@ -188,6 +259,12 @@ class Persona(models.Model):
             models.CheckConstraint(
                 condition=models.Q(max_tokens__gte=1), name="persona_max_tokens_positive"
             ),
+            in_range("repeat_penalty", 0.5, 2.0),
+            in_range("frequency_penalty", -2.0, 2.0),
+            in_range("presence_penalty", -2.0, 2.0),
+            in_range("min_p", 0.0, 1.0),
+            in_range("top_k", 0, 1000),
+            in_range("seed", 0, 2**32 - 1),
         ]
 
     def __str__(self) -> str:

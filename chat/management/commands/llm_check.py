@@ -43,6 +43,12 @@ class Command(BaseCommand):
             chosen = get_backend(backend)
             for key, value in chosen.describe().items():
                 self.stdout.write(f"{key:>9}: {value}")
+            lacking = chosen.unsupported_options()
+            self.stdout.write(
+                f" sampling: {', '.join(lacking)} not supported here (left out of requests)"
+                if lacking
+                else " sampling: every option is supported"
+            )
             run_closing_client(self.probe(chosen, model=model, max_tokens=max_tokens))
         except BackendError as error:
             detail = f" ({error.detail})" if error.detail else ""

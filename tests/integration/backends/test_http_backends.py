@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -104,10 +104,12 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
     return FLAVOURS[request.param]
 
 
-async def collect(backend: Backend) -> tuple[list[str], GenerationSummary]:
+async def collect(
+    backend: Backend, options: GenerationOptions = OPTIONS
+) -> tuple[list[str], GenerationSummary]:
     deltas: list[str] = []
     summary = None
-    async for item in backend.stream(MESSAGES, OPTIONS):
+    async for item in backend.stream(MESSAGES, options):
         if isinstance(item, GenerationSummary):
             summary = item
         else:
@@ -157,6 +159,64 @@ async def test_request_maps_options_to_each_backends_fields(fake_llm: StartServe
     cloudflare = bodies["cloudflare"]
     assert (cloudflare["max_tokens"], cloudflare["temperature"]) == (64, 0.7)
     assert "model" not in cloudflare  # the model is in the URL
+
+
+EVERY_OPTION = replace(
+    OPTIONS,
+    repeat_penalty=1.15,
+    frequency_penalty=0.2,
+    presence_penalty=-0.1,
+    min_p=0.05,
+    top_k=40,
+    seed=7,
+)
+BASICS = {"temperature": 0.7, "top_p": 0.9, "stop": ["##"]}
+
+
+async def test_every_sampling_option_reaches_each_backend_under_its_own_name(
+    fake_llm: StartServer,
+) -> None:
+    bodies = {}
+    for name, flavour in FLAVOURS.items():
+        server = await fake_llm(flavour.reply(flavour.wire(TOKENS)))
+        await collect(flavour.make(server.url), EVERY_OPTION)
+        bodies[name] = server.requests[0].json()
+
+    assert bodies["ollama"]["options"] == BASICS | {
+        "num_predict": 64,
+        "repeat_penalty": 1.15,
+        "frequency_penalty": 0.2,
+        "presence_penalty": -0.1,
+        "min_p": 0.05,
+        "top_k": 40,
+        "seed": 7,
+    }
+    # OpenAI refuses fields it doesn't know: no top_k, min_p or repeat_penalty.
+    openai = {k: v for k, v in bodies["openai"].items() if k not in ("model", "messages")}
+    assert openai == BASICS | {
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 64,
+        "frequency_penalty": 0.2,
+        "presence_penalty": -0.1,
+        "seed": 7,
+    }
+    # Workers AI: repetition_penalty, top_k and seed, but no stop sequences or min_p.
+    cloudflare = {k: v for k, v in bodies["cloudflare"].items() if k != "messages"}
+    assert cloudflare == {
+        "stream": True,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 64,
+        "repetition_penalty": 1.15,
+        "frequency_penalty": 0.2,
+        "presence_penalty": -0.1,
+        "top_k": 40,
+        "seed": 7,
+    }
+    assert OpenAICompatBackend.unsupported_options() == ["repeat_penalty", "min_p", "top_k"]
+    assert CloudflareBackend.unsupported_options() == ["stop", "min_p"]
+    assert OllamaBackend.unsupported_options() == []
 
 
 async def test_ollama_sends_num_ctx_when_configured(fake_llm: StartServer) -> None:

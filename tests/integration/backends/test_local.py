@@ -79,3 +79,28 @@ async def test_counts_tokens_with_the_models_tokenizer() -> None:
 def test_local_context_comes_from_settings(settings: Settings) -> None:
     settings.LOCAL_CONTEXT_TOKENS = 1024
     assert backend_config("local").context_tokens == 1024
+
+
+async def reply_text(options: GenerationOptions) -> str:
+    parts = []
+    async for item in make_backend().stream(MESSAGES, options):
+        if not isinstance(item, GenerationSummary):
+            parts.append(item)
+    return "".join(parts)
+
+
+async def test_sampling_options_reach_llama_cpp() -> None:
+    # Hot sampling with a seed repeats itself exactly; another seed writes something else.
+    hot = GenerationOptions(temperature=1.5, max_tokens=24, top_k=200, min_p=0.0, seed=11)
+    first, again = await reply_text(hot), await reply_text(hot)
+    assert first == again
+    assert await reply_text(GenerationOptions(**{**_fields(hot), "seed": 12})) != first
+    # A stop sequence ends the reply before it is written.
+    word = first.split()[1]
+    stopped = await reply_text(GenerationOptions(**{**_fields(hot), "stop": (word,)}))
+    assert word not in stopped
+    assert len(stopped) < len(first)
+
+
+def _fields(options: GenerationOptions) -> dict[str, object]:
+    return {name: getattr(options, name) for name in options.__slots__}

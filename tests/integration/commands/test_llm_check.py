@@ -58,6 +58,7 @@ def test_checks_an_openai_compatible_server_without_printing_the_key(
     assert "first token in" in text
     assert KEY not in text
     assert "****9876" in text
+    assert "sampling: repeat_penalty, min_p, top_k not supported here" in text
 
 
 def test_an_unreachable_backend_fails_with_one_clear_line(settings: Settings) -> None:

@@ -56,6 +56,10 @@ def test_every_v2_field_survives_import_then_json_export() -> None:
     assert {k: v for k, v in document.items() if k not in ("spec", "spec_version", "data")} == {
         k: v for k, v in FULL_CARD.items() if k not in ("spec", "spec_version", "data")
     }  # unknown top-level fields included
+    exported_extensions = document["data"]["extensions"]
+    assert exported_extensions.pop("stormchat") == {
+        "sampling": {"temperature": 0.8, "top_p": 0.95, "max_tokens": 512}
+    }  # the persona's sampling, beside the card's own extensions
     assert {k: document["data"][k] for k in data} == data  # unknown data fields included
     main_icon = {"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}
     assert document["data"]["assets"] == [main_icon]
@@ -73,6 +77,7 @@ def test_a_sillytavern_png_card_imports_with_its_portrait_and_exports_as_png() -
     assert png.startswith(b"\x89PNG")
     again = read_card(png)  # the ccv3 chunk, preferred over the chara backfill
     original = read_card(json_bytes(FULL_CARD)).data
+    again.data["extensions"].pop("stormchat")
     assert {k: again.data[k] for k in FULL_CARD["data"] if k in original} == {
         k: original[k] for k in FULL_CARD["data"] if k in original
     }

@@ -22,11 +22,41 @@ def test_slug_is_unique() -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "fields",
-    [{"temperature": -0.1}, {"temperature": 2.5}, {"top_p": 0}, {"top_p": 1.5}],
+    [
+        {"temperature": -0.1},
+        {"temperature": 2.5},
+        {"top_p": 0},
+        {"top_p": 1.5},
+        {"repeat_penalty": 0.4},
+        {"repeat_penalty": 2.1},
+        {"frequency_penalty": -2.5},
+        {"presence_penalty": 2.5},
+        {"min_p": 1.2},
+        {"top_k": 1001},
+        {"seed": -1},
+        {"seed": 2**32},
+    ],
 )
 def test_sampling_ranges_are_enforced_by_the_database(fields: dict[str, float]) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         make(**fields)
+
+
+@pytest.mark.django_db
+def test_sampling_options_are_optional_and_kept_within_range() -> None:
+    persona = make(repeat_penalty=1.15, min_p=0.05, top_k=0, seed=2**32 - 1)
+    persona.full_clean()
+    bare = make(slug="bare")
+    assert (bare.repeat_penalty, bare.min_p, bare.stop_sequences) == (None, None, [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stop", [["ok"] * 5, ["x" * 101], [""], "not a list", [3]], ids=str)
+def test_stop_sequences_are_at_most_four_short_texts(stop: object) -> None:
+    persona = make(stop_sequences=stop)
+    with pytest.raises(ValidationError) as error:
+        persona.full_clean()
+    assert "stop_sequences" in error.value.message_dict
 
 
 @pytest.mark.django_db

@@ -140,3 +140,22 @@ def test_a_persona_never_edited_since_an_older_release_is_brought_up_to_date(
     report = personas_seed(retired_path=retired)
     assert "kaladin" in report.unchanged  # an edited persona is never touched
     assert Persona.objects.get(slug="kaladin").epithet == "Windrunner"
+
+
+@pytest.mark.django_db
+def test_shipped_personas_sample_so_the_embedded_model_does_not_loop(tmp_path: Path) -> None:
+    # The release before sampling shipped these personas without it; never edited since,
+    # they take the new defaults (the real retired.json knows that release).
+    before = tmp_path / "before.toml"
+    shipped = (ROOT / "personas" / "seed" / "personas.toml").read_text()
+    before.write_text("\n".join(
+        line for line in shipped.splitlines() if not line.startswith(("repeat_penalty", "min_p"))
+    ))  # fmt: skip
+    personas_seed(path=before)
+    assert Persona.objects.get(slug="kaladin").repeat_penalty is None
+
+    report = personas_seed()
+    assert sorted(report.upgraded) == sorted(STORMLIGHT)
+    for persona in Persona.objects.filter(slug__in=STORMLIGHT):
+        assert (persona.repeat_penalty, persona.min_p) == (1.15, 0.05), persona.slug
+    assert personas_seed().upgraded == []  # and once only: later edits are the admin's
