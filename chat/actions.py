@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from asgiref.sync import async_to_sync
@@ -23,32 +24,33 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from chat import events, services
+from chat import drafts, events, services
+from chat.attempts import count_attempt
 from chat.backends.registry import backend_for_persona
-from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats
+from chat.errors import NotFound, NotStreaming, TooManyChats
 from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
-from chat.models import Chat, Message
+from chat.models import Chat, Message, UserPersona
 from chat.ownership import Owner
 from chat.presenters import books_data, message_data
-from chat.prompting import LoreSources
+from chat.prompting import CONTINUE_INSTRUCTION, AuthorsNote, LoreSources
 from chat.runs import start_reply
 from chat.selectors import (
     chat_for_turn,
     chat_get_for_owner,
     chat_lorebooks,
     chat_streaming_reply,
+    chat_user,
     prompt_history,
 )
 from personas.lore.compiled import compiled_books
 from personas.models import Persona
-from personas.prompts import DEFAULT_USER_NAME
 from stormchat.limits import attempt, limit_for
 
 # Message text is logged only at DEBUG level: operators switch it on, never by default.
 logger = logging.getLogger(__name__)
 
-TurnKind = Literal["chat", "regenerate", "edit"]
+TurnKind = Literal["chat", "regenerate", "edit", "continue"]
 
 
 def _owned(owner: Owner, chat_id: uuid.UUID | str) -> Chat:
@@ -128,6 +130,142 @@ def chat_set_lorebooks(
         )
         events.publish_on_commit(events.chat_group(chat.pk), event)
     return books
+
+
+def chat_set_authors_note(
+    *, owner: Owner, chat_id: uuid.UUID | str, text: str, depth: int | None = None
+) -> Chat:
+    """Set the note the model reads on every turn, ``depth`` messages from the end.
+    Publishes ``settings``."""
+    with transaction.atomic():
+        chat = services.chat_set_authors_note(chat=_owned(owner, chat_id), text=text, depth=depth)
+        events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
+    return chat
+
+
+def chat_set_user_persona(
+    *, owner: Owner, chat_id: uuid.UUID | str, user_persona_id: int | None
+) -> Chat:
+    """Choose who the owner plays in the chat (None: their own name). Publishes
+    ``settings``."""
+    with transaction.atomic():
+        chat = services.chat_set_user_persona(
+            chat=_owned(owner, chat_id), user_persona_id=user_persona_id
+        )
+        events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
+    return chat
+
+
+def chat_fork(*, owner: Owner, chat_id: uuid.UUID | str, message_id: int) -> Chat:
+    """A new chat from this one's messages up to and including ``message_id``, with the
+    same persona and settings. Publishes ``listed`` (the new chat)."""
+    with transaction.atomic():
+        fork = services.chat_fork(chat=_owned(owner, chat_id), message_id=message_id)
+        events.publish_on_commit(events.owner_group(fork.owner), events.listed_event(fork))
+    return fork
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+def message_swipe(
+    *, owner: Owner, chat_id: uuid.UUID | str, message_id: int, index: int
+) -> Message:
+    """Show another alternative of a reply. Publishes ``swiped``."""
+    with transaction.atomic():
+        chat = _owned(owner, chat_id)
+        message = services.message_swipe(chat_id=chat.pk, message_id=message_id, index=index)
+        events.publish_on_commit(events.chat_group(chat.pk), events.swiped_event(message))
+    return message
+
+
+def message_delete(*, owner: Owner, chat_id: uuid.UUID | str, message_id: int) -> list[int]:
+    """Delete one message. Publishes ``removed`` and ``listed``."""
+    with transaction.atomic():
+        chat = _owned(owner, chat_id)
+        ids = services.message_delete(chat_id=chat.pk, message_id=message_id)
+        chat.updated_at = timezone.now()
+        events.publish_on_commit(events.chat_group(chat.pk), events.removed_event(ids))
+        events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
+    return ids
+
+
+async def message_edit(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    message_id: int,
+    content: str,
+    address: str | None = None,
+) -> Message | ReplyJob:
+    """Edit a message: a reply's text changes in place (publishes ``edited``; nothing is
+    written again); the owner's own message is answered again (``turn_edit``)."""
+
+    def edit_reply() -> Message | None:
+        with transaction.atomic():
+            chat = _owned(owner, chat_id)
+            if not chat.messages.filter(pk=message_id, role=Message.Role.ASSISTANT).exists():
+                return None
+            message = services.message_edit_reply(
+                chat_id=chat.pk, message_id=message_id, content=content
+            )
+            events.publish_on_commit(events.chat_group(chat.pk), events.edited_event(message))
+        return message
+
+    edited = await database_sync_to_async(edit_reply)()
+    if edited is not None:
+        return edited
+    return await turn_edit(
+        owner=owner, chat_id=chat_id, message_id=message_id, content=content, address=address
+    )
+
+
+# --- user personas -------------------------------------------------------------------------
+
+
+def user_persona_create(
+    *,
+    owner: Owner,
+    name: str,
+    description: str = "",
+    is_default: bool = False,
+    avatar: bytes | None = None,
+) -> UserPersona:
+    """A new user persona for the owner. Publishes nothing: no chat changes."""
+    return services.user_persona_create(
+        owner=owner, name=name, description=description, is_default=is_default, avatar=avatar
+    )
+
+
+def user_persona_update(
+    *,
+    owner: Owner,
+    played: UserPersona,
+    name: str | None = None,
+    description: str | None = None,
+    is_default: bool | None = None,
+    avatar: bytes | None = None,
+) -> UserPersona:
+    """Change one of the owner's user personas; chats that use it read it on their next
+    turn. Publishes nothing."""
+    if played.owner != owner:
+        raise NotFound("No such user persona.")
+    return services.user_persona_update(
+        played=played, name=name, description=description, is_default=is_default, avatar=avatar
+    )
+
+
+def user_persona_delete(*, owner: Owner, played: UserPersona) -> None:
+    """Delete one of the owner's user personas; its chats go back to the owner's own name.
+    Publishes ``settings`` to each of those chats."""
+    if played.owner != owner:
+        raise NotFound("No such user persona.")
+    with transaction.atomic():
+        chats = list(played.chats.select_related("persona"))
+        services.user_persona_delete(played=played)
+        for chat in chats:
+            chat.user_persona = None
+            events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
 
 
 def reader_set_read_through(*, owner: Owner, read_through: str) -> str:
@@ -236,6 +374,40 @@ async def turn_edit(
     )
 
 
+async def turn_continue(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    backend_name: str | None = None,
+    rate_limited: bool = True,
+    address: str | None = None,
+) -> ReplyJob:
+    """Extend the last reply: its ``ack`` says ``continued``, and its ``stream`` events
+    carry that message's id and add to its text."""
+    return await _turn(
+        kind="continue",
+        owner=owner,
+        chat_id=chat_id,
+        backend_name=backend_name,
+        rate_limited=rate_limited,
+        address=address,
+    )
+
+
+def impersonate(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    address: str | None = None,
+    rate_limited: bool = True,
+) -> AsyncIterator[str]:
+    """The model writes the owner's next message in their user persona's voice, delta by
+    delta. Saves and publishes nothing: the draft goes only to whoever asked for it."""
+    return drafts.impersonation(
+        owner=owner, chat_id=str(chat_id), address=address, rate_limited=rate_limited
+    )
+
+
 async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
     """Stop the reply being written, in whichever process runs it (it keeps its text).
     Its run publishes ``complete`` with status ``cancelled``."""
@@ -298,7 +470,7 @@ def _save_turn(
     """Count the attempt, save the turn and read what its prompt is built from. Blocking;
     raises ChatError subclasses. No model work happens here: the run counts tokens."""
     if rate_limited:
-        _count_attempt(owner, address)
+        count_attempt(owner, address)
     if kind != "regenerate":
         logger.debug("%s: %r", kind, content, extra={"chat_id": str(chat_id)})
     chat = chat_for_turn(chat_id=chat_id, owner=owner)
@@ -310,42 +482,28 @@ def _save_turn(
         turn = services.turn_start(content=content, **target)
     elif kind == "regenerate":
         turn = services.turn_regenerate(**target)
+    elif kind == "continue":
+        turn = services.turn_continue(**target)
     else:
         assert message_id is not None
         turn = services.turn_edit(message_id=message_id, content=content, **target)
-    chat.updated_at = turn.reply.created_at
+    chat.updated_at = timezone.now()
     history = prompt_history(chat=chat, before_position=turn.reply.position)
+    if kind == "continue":
+        history.append(turn.reply)  # the text being extended ends the prompt's history
     books = compiled_books(chat_lorebooks(chat=chat))
-    user_name = chat.user.get_username() if chat.user else DEFAULT_USER_NAME
     return ReplyJob(
         chat=chat,
         owner=chat.owner,
         turn=turn,
         edited=kind == "edit",
+        continued=kind == "continue",
         backend=backend,
         options=options,
         history=history,
-        user_name=user_name,
+        user=chat_user(chat),
         lore=LoreSources(books=books, read_through=chat.read_through),
+        authors_note=AuthorsNote(chat.authors_note, chat.authors_note_depth),
+        instruction=CONTINUE_INSTRUCTION if kind == "continue" else "",
         wants_title=turn.user is not None and not chat.title and len(history) <= 2,
     )
-
-
-def _count_attempt(owner: Owner, address: str | None) -> None:
-    """Count one attempt to start a reply; RateLimited past RATE_LIMITS["messages"] (per
-    owner) or, for an anonymous owner, past RATE_LIMITS["anon_messages"] (per address).
-
-    Every attempt counts, including ones refused later (busy, too long), so retrying in a
-    loop does not get around the limit.
-    """
-    limit = limit_for("messages")
-    decision = attempt(limit, owner.identity)
-    if decision.allowed and owner.user_id is None and address is not None:
-        limit = limit_for("anon_messages")
-        decision = attempt(limit, address)
-    if not decision.allowed:
-        raise RateLimited(
-            f"That is more than {limit.count} messages in {limit.window:g} seconds. "
-            f"Try again in {decision.retry_after} s.",
-            retry_after=decision.retry_after,
-        )

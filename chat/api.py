@@ -9,6 +9,7 @@ request has been answered.
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -153,12 +154,15 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
 
 def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonResponse:
     data = json_body(request)
-    if data is None or not ({"title", "greeting", "read_through", "lorebooks"} & data.keys()):
+    fields = {"title", "greeting", "read_through", "lorebooks", "user_persona", "authors_note",
+              "authors_note_depth"}  # fmt: skip
+    if data is None or not (fields & data.keys()):
         return error_response(
             400,
             "bad_request",
-            'Send {"title": "..."}, {"greeting": n}, {"read_through": "<book slug>"} or '
-            '{"lorebooks": [id, ...]}.',
+            'Send {"title": "..."}, {"greeting": n}, {"read_through": "<book slug>"}, '
+            '{"lorebooks": [id, ...]}, {"user_persona": id or null} or '
+            '{"authors_note": "...", "authors_note_depth": n}.',
         )
     if "title" in data:
         title = text_input(data["title"], what="A title")
@@ -172,6 +176,20 @@ def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonRespons
     if "lorebooks" in data:
         ids = number_list(data["lorebooks"], what="lorebooks")
         actions.chat_set_lorebooks(owner=owner, chat_id=chat_id, book_ids=ids)
+    if "user_persona" in data:
+        chosen = data["user_persona"]
+        played = None if chosen is None else number_input(chosen, what="user_persona")
+        actions.chat_set_user_persona(owner=owner, chat_id=chat_id, user_persona_id=played)
+    if "authors_note" in data or "authors_note_depth" in data:
+        current = chat_get_for_owner(chat_id=chat_id, owner=owner)
+        text = data.get("authors_note", current.authors_note if current else "")
+        depth = data.get("authors_note_depth")
+        actions.chat_set_authors_note(
+            owner=owner,
+            chat_id=chat_id,
+            text=text_input(text, what="authors_note"),
+            depth=None if depth is None else number_input(depth, what="authors_note_depth", low=0),
+        )
     found = chat_get_for_owner(chat_id=chat_id, owner=owner)
     return JsonResponse(chat_data(found)) if found else not_found()
 
@@ -221,18 +239,32 @@ async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
     return accepted(job)
 
 
-@require_http_methods(["GET", "PATCH"])
+@require_http_methods(["GET", "PATCH", "DELETE"])
 async def chat_message(request: HttpRequest, chat_id: str, message_id: str) -> JsonResponse:
     """``GET /api/chats/<id>/messages/<message_id>/``: one message in full (long ones are
-    previews elsewhere). ``PATCH`` with ``{"content": ...}``: edit it and answer again."""
+    previews elsewhere). ``PATCH`` with ``{"content": ...}``: edit it (the owner's message
+    is answered again; a reply changes in place), or with ``{"swipe": i}``: show another
+    alternative of a reply. ``DELETE``: remove it."""
     if request.method == "GET":
         return await sync_to_async(_message_in_full)(request, chat_id, message_id)
     data = json_body(request) or {}
+    owner = await _owner(request)
     try:
         number = number_input(message_id, what="message_id")
+        if request.method == "DELETE":
+            ids = await sync_to_async(actions.message_delete)(
+                owner=owner, chat_id=chat_id, message_id=number
+            )
+            return JsonResponse({"removed": ids})
+        if "swipe" in data:
+            index = number_input(data["swipe"], what="swipe", low=0)
+            swiped = await sync_to_async(actions.message_swipe)(
+                owner=owner, chat_id=chat_id, message_id=number, index=index
+            )
+            return JsonResponse(message_data(swiped))
         content = text_input(data.get("content"))
-        job = await actions.turn_edit(
-            owner=await _owner(request),
+        edited = await actions.message_edit(
+            owner=owner,
             chat_id=chat_id,
             message_id=number,
             content=content,
@@ -240,7 +272,7 @@ async def chat_message(request: HttpRequest, chat_id: str, message_id: str) -> J
         )
     except ChatError as error:
         return refused(error)
-    return accepted(job)
+    return accepted(edited) if isinstance(edited, ReplyJob) else JsonResponse(message_data(edited))
 
 
 def _message_in_full(request: HttpRequest, chat_id: str, message_id: str) -> JsonResponse:
@@ -265,6 +297,50 @@ async def chat_regenerate(request: HttpRequest, chat_id: str) -> JsonResponse:
     except ChatError as error:
         return refused(error)
     return accepted(job)
+
+
+@require_POST
+async def chat_continue(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/continue/``: extend the last reply."""
+    try:
+        job = await actions.turn_continue(
+            owner=await _owner(request), chat_id=chat_id, address=client_ip(request)
+        )
+    except ChatError as error:
+        return refused(error)
+    return accepted(job)
+
+
+@require_POST
+async def chat_impersonate(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/impersonate/``: the model drafts the caller's next message
+    (``{"content"}``); nothing is saved or sent."""
+    parts: list[str] = []
+    try:
+        deltas = actions.impersonate(
+            owner=await _owner(request), chat_id=chat_id, address=client_ip(request)
+        )
+        async with aclosing(deltas):
+            async for delta in deltas:
+                parts.append(delta)
+    except ChatError as error:
+        return refused(error)
+    return JsonResponse({"content": "".join(parts)})
+
+
+@require_POST
+def chat_fork(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/fork/ {"message_id": N}``: a new chat from this one's
+    messages up to and including N (201, the new chat)."""
+    data = json_body(request) or {}
+    try:
+        number = number_input(data.get("message_id"), what="message_id")
+        fork = actions.chat_fork(
+            owner=Owner.from_request(request), chat_id=chat_id, message_id=number
+        )
+    except ChatError as error:
+        return refused(error)
+    return JsonResponse(chat_detail(fork), status=201)
 
 
 @require_POST

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import actions, metrics
-from chat.errors import as_chat_error
+from chat.errors import NotStreaming, as_chat_error
 from chat.events import auth_group, chat_group, owner_group
 from chat.inputs import number_input, number_list, text_input
 from chat.ownership import Owner
@@ -43,6 +46,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     budget: FrameBudget | None = None
     positions: StreamPositions
     admitted = False
+    # This connection's impersonation draft, while the model writes it.
+    draft: asyncio.Task[None] | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Relay group events (``chat.*``); call the handler of anything else.
@@ -93,7 +98,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._welcome(chat)
 
     async def disconnect(self, code: int) -> None:
-        """Leave the groups; any running reply carries on without us."""
+        """Leave the groups; any running reply carries on without us (a draft does not)."""
+        if self.draft is not None:
+            self.draft.cancel()
         if self.admitted:
             socket_release(self.owner.identity)
             metrics.SOCKETS.dec()
@@ -155,7 +162,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_edit(self, data: dict[str, Any]) -> None:
         message_id = number_input(data.get("message_id"), what="message_id")
         content = text_input(data.get("content"))
-        await actions.turn_edit(
+        await actions.message_edit(
             owner=self.owner,
             chat_id=self._chat_id(),
             message_id=message_id,
@@ -163,7 +170,74 @@ class ChatConsumer(AsyncWebsocketConsumer):
             address=self._address(),
         )
 
+    async def on_continue(self, data: dict[str, Any]) -> None:
+        await actions.turn_continue(
+            owner=self.owner, chat_id=self._chat_id(), address=self._address()
+        )
+
+    async def on_swipe(self, data: dict[str, Any]) -> None:
+        message_id = number_input(data.get("message_id"), what="message_id")
+        index = number_input(data.get("index"), what="index", low=0)
+        await database_sync_to_async(actions.message_swipe)(
+            owner=self.owner, chat_id=self._chat_id(), message_id=message_id, index=index
+        )
+
+    async def on_impersonate(self, data: dict[str, Any]) -> None:
+        if self.draft is not None and not self.draft.done():
+            await self.send_error("busy", "A draft is already being written.")
+            return
+        deltas = actions.impersonate(
+            owner=self.owner, chat_id=self._chat_id(), address=self._address()
+        )
+        self.draft = asyncio.create_task(self._send_draft(deltas))
+
+    async def _send_draft(self, deltas: AsyncIterator[str]) -> None:
+        """Stream a draft to this connection only: ``draft`` events, then
+        ``draft_complete`` with the whole text (or an ``error``)."""
+        parts: list[str] = []
+        try:
+            async with aclosing(deltas):
+                async for delta in deltas:
+                    parts.append(delta)
+                    await self.deliver("draft", {"content": delta})
+        except asyncio.CancelledError:
+            await self.deliver("draft_complete", {"content": "".join(parts), "stopped": True})
+            raise
+        except Exception as error:
+            failure = as_chat_error(error)
+            await self.send_error(failure.code, failure.message, **failure.fields())
+            return
+        await self.deliver("draft_complete", {"content": "".join(parts)})
+
+    async def on_fork(self, data: dict[str, Any]) -> None:
+        message_id = number_input(data.get("message_id"), what="message_id")
+        fork = await database_sync_to_async(actions.chat_fork)(
+            owner=self.owner, chat_id=self._chat_id(), message_id=message_id
+        )
+        await self.deliver("forked", {"chat_id": str(fork.pk), "title": fork.title})
+
+    async def on_authors_note(self, data: dict[str, Any]) -> None:
+        text = text_input(data.get("authors_note", ""), what="authors_note")
+        depth = data.get("authors_note_depth")
+        if depth is not None:
+            depth = number_input(depth, what="authors_note_depth", low=0)
+        await database_sync_to_async(actions.chat_set_authors_note)(
+            owner=self.owner, chat_id=self._chat_id(), text=text, depth=depth
+        )
+
+    async def on_user_persona(self, data: dict[str, Any]) -> None:
+        chosen = data.get("user_persona")
+        user_persona_id = None if chosen is None else number_input(chosen, what="user_persona")
+        await database_sync_to_async(actions.chat_set_user_persona)(
+            owner=self.owner, chat_id=self._chat_id(), user_persona_id=user_persona_id
+        )
+
     async def on_stop(self, data: dict[str, Any]) -> None:
+        if self.draft is not None and not self.draft.done():
+            self.draft.cancel()  # this connection's draft; a reply may be running too
+            with contextlib.suppress(NotStreaming):
+                await actions.turn_stop(owner=self.owner, chat_id=self._chat_id())
+            return
         await actions.turn_stop(owner=self.owner, chat_id=self._chat_id())
 
     async def on_clear(self, data: dict[str, Any]) -> None:
@@ -194,6 +268,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_delete(self, data: dict[str, Any]) -> None:
+        """With a ``message_id``, delete that message; without one, the whole chat."""
+        if "message_id" in data:
+            message_id = number_input(data.get("message_id"), what="message_id")
+            await database_sync_to_async(actions.message_delete)(
+                owner=self.owner, chat_id=self._chat_id(), message_id=message_id
+            )
+            return
         await database_sync_to_async(actions.chat_delete)(owner=self.owner, chat_id=self._chat_id())
 
     async def on_ping(self, data: dict[str, Any]) -> None:
@@ -203,6 +284,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "chat": on_chat,
         "regenerate": on_regenerate,
         "edit": on_edit,
+        "continue": on_continue,
+        "swipe": on_swipe,
+        "impersonate": on_impersonate,
+        "fork": on_fork,
+        "authors_note": on_authors_note,
+        "user_persona": on_user_persona,
         "stop": on_stop,
         "clear": on_clear,
         "rename": on_rename,

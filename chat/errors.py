@@ -64,6 +64,25 @@ class NothingToRegenerate(ChatError):
     code = "nothing_to_regenerate"
 
 
+class NothingToContinue(ChatError):
+    """The chat does not end with a reply that could be extended."""
+
+    code = "nothing_to_continue"
+
+
+class NoSuchSwipe(ChatError):
+    """The message has no alternative with that number."""
+
+    code = "no_such_swipe"
+
+
+class MessageNotDeletable(ChatError):
+    """The message can't be removed (the opening greeting, while it is alone)."""
+
+    code = "not_deletable"
+    http_status = 409
+
+
 class MessageNotEditable(ChatError):
     """Only the owner's own user messages can be edited."""
 

@@ -76,14 +76,24 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def ack_event(*, user: Message | None, reply: Message, removed: list[int], edited: bool) -> Event:
-    """A turn was saved: its user message (None for regenerate) and the streaming reply."""
+def ack_event(
+    *,
+    user: Message | None,
+    reply: Message,
+    removed: list[int],
+    edited: bool,
+    continued: bool = False,
+) -> Event:
+    """A turn was saved: its user message (None for regenerate and continue) and the
+    streaming reply. A regenerated or continued reply is a message already in the chat
+    (it streams again: a new alternative, or more of its text)."""
     return _event(
         "ack",
         message=message_data(user) if user else None,
         reply=message_data(reply),
         removed=removed,
         edited=edited,
+        continued=continued,
     )
 
 
@@ -116,6 +126,26 @@ def cleared_event(messages: list[Message]) -> Event:
         messages=[message_data(m) for m in messages],
         greeting_index=messages[0].chat.greeting_index,
     )
+
+
+def swiped_event(message: Message) -> Event:
+    """A reply shows another of its alternatives."""
+    return _event("swiped", message=message_data(message))
+
+
+def edited_event(message: Message) -> Event:
+    """A reply's text was changed in place."""
+    return _event("edited", message=message_data(message))
+
+
+def removed_event(ids: list[int]) -> Event:
+    """Messages were deleted from the chat."""
+    return _event("removed", ids=ids)
+
+
+def chat_settings_event(chat: Chat) -> Event:
+    """The chat's author's note or user persona changed."""
+    return _event("settings", chat=chat_data(chat))
 
 
 def title_event(*, chat_id: uuid.UUID, title: str) -> Event:

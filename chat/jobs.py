@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from chat.backends.base import Backend, GenerationOptions
 from chat.models import Chat, Message
 from chat.ownership import Owner
-from chat.prompting import BuiltPrompt, LoreSources, build_prompt
+from chat.prompting import AuthorsNote, BuiltPrompt, LoreSources, build_prompt
+from chat.selectors import PromptUser
 from chat.services import Turn
 
 
@@ -23,8 +24,12 @@ class ReplyJob:
     backend: Backend
     options: GenerationOptions
     history: list[Message]
-    user_name: str
+    user: PromptUser
+    continued: bool = False
     lore: LoreSources | None = None
+    authors_note: AuthorsNote | None = None
+    # What this turn asks beyond a plain reply (continue), last in the prompt.
+    instruction: str = ""
     # The first exchange of an untitled chat gets a title once the reply completes.
     wants_title: bool = False
 
@@ -35,6 +40,35 @@ class ReplyJob:
             history=self.history,
             backend=self.backend,
             options=self.options,
-            user_name=self.user_name,
+            user_name=self.user.name,
+            user_description=self.user.description,
             lore=self.lore,
+            authors_note=self.authors_note,
+            instruction=self.instruction,
+        )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an impersonation's prompt is built from: the chat as it stands (no lore: the
+    model writes as the person, who brings their own knowledge)."""
+
+    chat: Chat
+    backend: Backend
+    options: GenerationOptions
+    history: list[Message]
+    user: PromptUser
+    authors_note: AuthorsNote | None = None
+
+    def prompt(self, instruction: str) -> BuiltPrompt:
+        """The messages to send, ending with ``instruction`` (blocking: counts tokens)."""
+        return build_prompt(
+            persona=self.chat.persona,
+            history=self.history,
+            backend=self.backend,
+            options=self.options,
+            user_name=self.user.name,
+            user_description=self.user.description,
+            authors_note=self.authors_note,
+            instruction=instruction,
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 
-from chat.models import Chat, Message
+from chat.models import Chat, Message, UserPersona
 from personas.models import Lorebook, Persona
 from personas.prompts import persona_greetings
 
@@ -54,6 +55,9 @@ def message_data(message: Message, *, full: bool = False) -> dict[str, Any]:
             # The inspector: lore in this reply's prompt, and what the budget left out.
             "lore": message.lore,
             "lore_dropped": message.lore_dropped,
+            # Swipes: how many alternatives the reply has, and which is shown (from 0).
+            "swipes": message.swipes,
+            "swipe": message.swipe,
         }
         if message.error:
             data["error"] = message.error
@@ -83,7 +87,28 @@ def chat_data(chat: Chat) -> dict[str, Any]:
         "title": chat.title,
         "greeting_index": chat.greeting_index,
         "read_through": chat.read_through,
+        "user_persona": chat.user_persona_id,
+        "authors_note": chat.authors_note,
+        "authors_note_depth": chat.authors_note_depth,
         "persona": persona_data(chat.persona),
         "created_at": chat.created_at.isoformat(),
         "updated_at": chat.updated_at.isoformat(),
     }
+
+
+def user_persona_data(played: UserPersona) -> dict[str, Any]:
+    """A user persona as its owner sees it."""
+    return {
+        "id": played.pk,
+        "name": played.name,
+        "description": played.description,
+        "is_default": played.is_default,
+        "avatar_url": user_persona_avatar_url(played),
+    }
+
+
+def user_persona_avatar_url(played: UserPersona) -> str:
+    """Where the owner's browser fetches the avatar ("" without one); only the owner may."""
+    if not played.avatar:
+        return ""
+    return reverse("api-user-persona-avatar", args=[played.pk]) + f"?v={played.updated_at:%s}"

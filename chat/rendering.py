@@ -74,7 +74,7 @@ class ListedChat:
 
 
 # Events whose fragments hold Markdown; they render on a thread, never on the event loop.
-HEAVY_EVENTS = frozenset({"welcome", "cleared", "ack", "complete"})
+HEAVY_EVENTS = frozenset({"welcome", "cleared", "ack", "complete", "swiped", "edited"})
 _render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stormchat-render")
 
 
@@ -134,7 +134,9 @@ class HtmlRenderer:
         if kind == "welcome":
             return await fragment_cache.get(None, lambda: self._snapshot(kind, event), heavy=True)
         if kind == "stream":  # the connection has dropped stale batches already
-            key = ("stream", str(event["message_id"]), str(event["seq"]))
+            # Keyed by its text, not its seq: a regenerated or continued reply streams
+            # again under the same id, starting from seq 1.
+            key = ("stream", str(event["message_id"]), event["content"])
         else:
             self._note(kind, event)
             key = (event["eid"], str(self.chat.pk)) if "eid" in event else None
@@ -149,6 +151,11 @@ class HtmlRenderer:
             self.chat.title = event["title"]
         elif kind == "reading":
             self.chat.read_through = event["read_through"]
+        elif kind == "settings":
+            changed = event["chat"]
+            self.chat.authors_note = changed["authors_note"]
+            self.chat.authors_note_depth = changed["authors_note_depth"]
+            self.chat.user_persona_id = changed["user_persona"]
 
     def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
         """The whole message list: a connection's own ``welcome``."""
@@ -171,8 +178,23 @@ class HtmlRenderer:
                 reply=event["reply"],
                 removed=event["removed"],
                 edited=event["edited"],
+                # Regenerate and continue stream into a reply already on the page.
+                in_place=user is None,
                 **at,
             )
+        if kind in ("swiped", "edited"):
+            message = with_html(event["message"])
+            return self._render(
+                "ws-complete", kind, message=message, message_id=message["id"], **at
+            )
+        if kind == "removed":
+            return self._render("ws-removed", kind, ids=event["ids"], **at)
+        if kind == "settings":
+            return self._render("ws-settings", kind, **at)
+        if kind in ("draft", "draft_complete"):
+            return self._render("ws-draft", kind, content=event["content"])
+        if kind == "forked":
+            return self._render("ws-forked", kind, chat_id=event["chat_id"])
         if kind == "queued":
             queued = {"id": event["message_id"], "queue_position": event["position"]}
             return self._render(

@@ -102,7 +102,8 @@ class ReplyRun:
         self.message_id: int = job.turn.reply.pk
         self.layer: BaseChannelLayer = get_channel_layer()
         self.group = events.chat_group(self.chat_id)
-        self.text = ""
+        # A continued reply starts from its text so far; others start empty.
+        self.text = job.turn.reply.content
         self.seq = 0
         self.position = 0
         self.control_group = events.control_group(self.chat_id)
@@ -128,7 +129,11 @@ class ReplyRun:
         job = self.job
         turn = job.turn
         ack = events.ack_event(
-            user=turn.user, reply=turn.reply, removed=turn.removed, edited=job.edited
+            user=turn.user,
+            reply=turn.reply,
+            removed=turn.removed,
+            edited=job.edited,
+            continued=job.continued,
         )
         await self.layer_outage.call(self.layer.group_send, self.group, ack)
         listed = events.listed_event(job.chat)
@@ -174,7 +179,7 @@ class ReplyRun:
         """Read the backend into ``pending`` while the publisher sends batches."""
         publisher = asyncio.create_task(self._publish_loop())
         job = self.job
-        room = settings.MAX_REPLY_CHARS
+        room = settings.MAX_REPLY_CHARS - len(self.text)
         try:
             loop = asyncio.get_running_loop()
             prompt = await loop.run_in_executor(_prompt_builder, job.prompt)

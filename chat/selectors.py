@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
 
-from chat.models import Chat, Message, Reader
+from chat.models import Chat, Message, Reader, UserPersona
 from chat.ownership import Owner
 from personas.lore import series
-from personas.models import Lorebook
+from personas.macros import DEFAULT_USER_NAME
+from personas.models import Lorebook, PersonaAsset
 from stormchat.text import without_nul
 
 
@@ -31,8 +34,62 @@ def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
         chat_uuid = uuid.UUID(str(chat_id))
     except ValueError:
         return None
-    chats = Chat.objects.owned_by(owner).select_related("persona", "user")
-    return chats.filter(pk=chat_uuid).first()
+    chats = Chat.objects.owned_by(owner).select_related("persona", "user", "user_persona")
+    return chats.annotate(persona_has_user_icon=_has_user_icon()).filter(pk=chat_uuid).first()
+
+
+def _has_user_icon() -> Exists:
+    return Exists(PersonaAsset.objects.filter(persona=OuterRef("persona_id"), type="user_icon"))
+
+
+@dataclass(frozen=True)
+class PromptUser:
+    """Who ``{{user}}`` is in a chat: a name, and what the model is told about them."""
+
+    name: str
+    description: str = ""
+
+
+def chat_user(chat: Chat) -> PromptUser:
+    """The chat's user persona; else the account's username (or "User"). A character whose
+    card brings its own user icon (CCv3 ``user_icon``) turns the user persona off, as the
+    spec asks."""
+    has_icon = getattr(chat, "persona_has_user_icon", None)
+    if has_icon is None and chat.user_persona_id is not None:
+        has_icon = PersonaAsset.objects.filter(persona=chat.persona_id, type="user_icon").exists()
+    if chat.user_persona_id is not None and not has_icon:
+        played = chat.user_persona
+        assert played is not None
+        return PromptUser(played.name, played.description)
+    if chat.user_id is None:
+        return PromptUser(DEFAULT_USER_NAME)
+    user = chat.user if "user" in chat._state.fields_cache else None
+    if user is None:
+        user = get_user_model().objects.filter(pk=chat.user_id).first()
+    return PromptUser(user.get_username() if user else DEFAULT_USER_NAME)
+
+
+def user_personas_for_owner(owner: Owner) -> list[UserPersona]:
+    """The owner's user personas, by name."""
+    return list(owned_user_personas(owner))
+
+
+def user_persona_for_owner(*, owner: Owner, user_persona_id: int) -> UserPersona | None:
+    """One of the owner's user personas; None for someone else's or a missing one."""
+    return owned_user_personas(owner).filter(pk=user_persona_id).first()
+
+
+def user_persona_default(owner: Owner) -> UserPersona | None:
+    """The user persona the owner's new chats start with, if they chose one."""
+    return owned_user_personas(owner).filter(is_default=True).first()
+
+
+def owned_user_personas(owner: Owner) -> models.QuerySet[UserPersona]:
+    if owner.user_id is not None:
+        return UserPersona.objects.filter(user_id=owner.user_id)
+    if owner.session_key:
+        return UserPersona.objects.filter(user=None, session_key=owner.session_key)
+    return UserPersona.objects.none()
 
 
 def lorebooks_available() -> list[Lorebook]:

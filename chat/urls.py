@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chat import api, health, metrics, views
+from chat import api, health, metrics, user_api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -42,5 +42,18 @@ urlpatterns = [
     ),
     path("api/chats/<str:chat_id>/regenerate/", api.chat_regenerate, name="api-chat-regenerate"),
     path("api/chats/<str:chat_id>/stop/", api.chat_stop, name="api-chat-stop"),
+    path("api/chats/<str:chat_id>/continue/", api.chat_continue, name="api-chat-continue"),
+    path("api/chats/<str:chat_id>/impersonate/", api.chat_impersonate, name="api-chat-impersonate"),
+    path("api/chats/<str:chat_id>/fork/", api.chat_fork, name="api-chat-fork"),
+    path("api/user-personas/", user_api.user_personas, name="api-user-personas"),
+    path("api/user-personas/<str:pk>/", user_api.user_persona, name="api-user-persona"),
+    path(
+        "api/user-personas/<str:pk>/avatar/",
+        user_api.user_persona_avatar,
+        name="api-user-persona-avatar",
+    ),
+    path("chats/<str:chat_id>/fork/", views.chat_fork_view, name="chat-fork"),
+    path("chats/<str:chat_id>/settings/", views.chat_settings_view, name="chat-settings"),
+    path("you/personas/", views.user_personas_page, name="user-personas"),
     path("api/chats/<str:chat_id>/clear/", api.chat_clear, name="api-chat-clear"),
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from chat import actions, selectors
@@ -12,7 +13,7 @@ from chat.errors import ChatError
 from chat.inputs import number_input, optional_number, text_input
 from chat.models import Chat
 from chat.ownership import Owner
-from chat.presenters import books_context, books_data, message_data
+from chat.presenters import books_context, books_data, message_data, user_persona_data
 from chat.rendering import with_html, with_swipe
 from chat.selectors import (
     chat_get_for_owner,
@@ -25,6 +26,7 @@ from chat.selectors import (
 from chat.visitors import owner_for_writing
 from personas.lore import series
 from personas.selectors import persona_get_active, persona_list_active, personas_as_read
+from stormchat.images import MAX_UPLOAD_BYTES
 from stormchat.limits import client_ip
 
 CHAT_PAGE_SIZE = 20
@@ -110,6 +112,7 @@ def chat_page(request: HttpRequest, chat_id: str) -> HttpResponse:
             "page": page,
             "current_chat_id": chat.pk,
             "books": series.CHOICES,
+            "user_personas": selectors.user_personas_for_owner(Owner.from_request(request)),
             **books_context(
                 books_data(chat_own_lorebooks(chat=chat)), books_data(lorebooks_available())
             ),
@@ -238,3 +241,76 @@ def chat_greeting_view(request: HttpRequest, chat_id: str) -> HttpResponse:
         "message": with_swipe([with_html(message_data(messages[0]))], chat)[0],
     }
     return render(request, "chat/chat.html#message", context)
+
+
+@require_POST
+def chat_fork_view(request: HttpRequest, chat_id: str) -> HttpResponse:
+    """ "Fork from here": a new chat up to this message, opened at once (HTMX)."""
+    try:
+        message_id = number_input(request.POST.get("message_id", ""), what="message_id")
+        fork = actions.chat_fork(
+            owner=Owner.from_request(request), chat_id=chat_id, message_id=message_id
+        )
+    except ChatError as error:
+        return refused(error)
+    return HttpResponseClientRedirect(reverse("chat-page", args=[fork.pk]))
+
+
+@require_POST
+def chat_settings_view(request: HttpRequest, chat_id: str) -> HttpResponse:
+    """The header's author's note and user persona; answers with the updated control
+    (every other tab redraws from the ``settings`` event)."""
+    owner = Owner.from_request(request)
+    try:
+        depth = number_input(request.POST.get("authors_note_depth", "4"), what="depth", low=0)
+        actions.chat_set_authors_note(
+            owner=owner,
+            chat_id=chat_id,
+            text=request.POST.get("authors_note", ""),
+            depth=depth,
+        )
+        chosen = request.POST.get("user_persona", "")
+        played = number_input(chosen, what="user_persona") if chosen else None
+        chat = actions.chat_set_user_persona(owner=owner, chat_id=chat_id, user_persona_id=played)
+    except ChatError as error:
+        return refused(error)
+    return render(request, "chat/chat.html#chat-settings", settings_context(chat, owner))
+
+
+def settings_context(chat: Chat, owner: Owner) -> dict[str, object]:
+    """What the chat-settings partial needs: the chat and the owner's user personas."""
+    return {
+        "chat": chat,
+        "persona": chat.persona,
+        "user_personas": selectors.user_personas_for_owner(owner),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def user_personas_page(request: HttpRequest) -> HttpResponse:
+    """Who you play: create user personas, choose the default, delete them."""
+    owner = Owner.from_request(request)
+    error = ""
+    if request.method == "POST":
+        try:
+            if "delete" in request.POST:
+                played = selectors.user_persona_for_owner(
+                    owner=owner, user_persona_id=number_input(request.POST["delete"], what="id")
+                )
+                if played is not None:
+                    actions.user_persona_delete(owner=owner, played=played)
+            else:
+                upload = request.FILES.get("avatar")
+                actions.user_persona_create(
+                    owner=owner_for_writing(request),
+                    name=request.POST.get("name", ""),
+                    description=request.POST.get("description", ""),
+                    is_default=request.POST.get("is_default") == "on",
+                    avatar=upload.read(MAX_UPLOAD_BYTES + 1) if upload else None,
+                )
+            return redirect("user-personas")
+        except ChatError as refusal:
+            error = refusal.message
+        owner = Owner.from_request(request)
+    personas = [user_persona_data(p) for p in selectors.user_personas_for_owner(owner)]
+    return render(request, "chat/user_personas.html", {"user_personas": personas, "error": error})

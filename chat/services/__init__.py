@@ -9,14 +9,18 @@ from chat.services.chats import (
     chat_clear,
     chat_create,
     chat_delete,
+    chat_fork,
     chat_rename,
+    chat_set_authors_note,
     chat_set_lorebooks,
     chat_set_read_through,
     chat_set_title_if_untitled,
+    chat_set_user_persona,
     chats_claim,
     reader_remember,
 )
 from chat.services.common import clean_content
+from chat.services.messages import message_delete, message_edit_reply, message_swipe
 from chat.services.replies import (
     replies_flush,
     replies_interrupt,
@@ -25,9 +29,15 @@ from chat.services.replies import (
 )
 from chat.services.turns import (
     Turn,
+    turn_continue,
     turn_edit,
     turn_regenerate,
     turn_start,
+)
+from chat.services.user_personas import (
+    user_persona_create,
+    user_persona_delete,
+    user_persona_update,
 )
 
 __all__ = [
@@ -37,18 +47,28 @@ __all__ = [
     "chat_clear",
     "chat_create",
     "chat_delete",
+    "chat_fork",
     "chat_rename",
+    "chat_set_authors_note",
     "chat_set_lorebooks",
     "chat_set_read_through",
     "chat_set_title_if_untitled",
+    "chat_set_user_persona",
     "chats_claim",
     "clean_content",
+    "message_delete",
+    "message_edit_reply",
+    "message_swipe",
     "reader_remember",
     "replies_flush",
     "replies_interrupt",
     "replies_orphaned",
     "reply_finish",
+    "turn_continue",
     "turn_edit",
     "turn_regenerate",
     "turn_start",
+    "user_persona_create",
+    "user_persona_delete",
+    "user_persona_update",
 ]

@@ -13,14 +13,19 @@ from chat import selectors
 from chat.errors import (
     BadRequest,
     GreetingLocked,
+    NotFound,
     TooManyChats,
 )
-from chat.models import Chat, Message, Reader
-from chat.ownership import Owner
-from chat.services.common import (
-    lock_idle_chat,
-    owner_user_name,
+from chat.models import (
+    MAX_AUTHORS_NOTE_CHARS,
+    MAX_AUTHORS_NOTE_DEPTH,
+    Chat,
+    Message,
+    Reader,
+    UserPersona,
 )
+from chat.ownership import Owner
+from chat.services.common import lock_idle_chat
 from personas.lore import series
 from personas.models import Lorebook, Persona
 from personas.prompts import persona_greeting, persona_greetings
@@ -68,6 +73,7 @@ def chat_create(
             title=title,
             greeting_index=greeting % total,
             read_through=read_through or selectors.reader_read_through(owner),
+            user_persona=selectors.user_persona_default(owner),
         )
         if read_through:
             reader_remember(owner=owner, read_through=read_through)
@@ -75,10 +81,75 @@ def chat_create(
             chat=chat,
             role=Role.ASSISTANT,
             content=persona_greeting(
-                persona, user=owner_user_name(owner), index=chat.greeting_index
+                persona, user=selectors.chat_user(chat).name, index=chat.greeting_index
             ),
             position=1,
         )
+    return chat
+
+
+def chat_fork(*, chat: Chat, message_id: int) -> Chat:
+    """A new chat with the same persona and settings, and copies of the messages up to and
+    including ``message_id`` (their alternatives too), titled "<title> (fork)"."""
+    source = chat.messages.filter(pk=message_id).first()
+    if source is None:
+        raise NotFound("That message is not in this chat.")
+    title = f"{chat.title or chat.persona.name} (fork)"[:200]
+    with transaction.atomic():
+        fork = Chat.objects.create(
+            user_id=chat.user_id,
+            session_key=chat.session_key,
+            persona_id=chat.persona_id,
+            title=title,
+            greeting_index=chat.greeting_index,
+            read_through=chat.read_through,
+            user_persona_id=chat.user_persona_id,
+            authors_note=chat.authors_note,
+            authors_note_depth=chat.authors_note_depth,
+        )
+        fork.lorebooks.set(chat.lorebooks.all())
+        copied = chat.messages.filter(position__lte=source.position).exclude(
+            status=Status.STREAMING
+        )
+        Message.objects.bulk_create(
+            Message(
+                chat=fork,
+                **{
+                    field.attname: getattr(message, field.attname)
+                    for field in Message._meta.concrete_fields
+                    if field.attname not in ("id", "chat_id", "created_at")
+                },
+            )
+            for message in copied.order_by("position")
+        )
+    return fork
+
+
+def chat_set_authors_note(*, chat: Chat, text: str, depth: int | None = None) -> Chat:
+    """Set the note the model reads on every turn, ``depth`` messages from the end."""
+    text = without_nul(text).strip()
+    if len(text) > MAX_AUTHORS_NOTE_CHARS:
+        raise BadRequest(f"An author's note is at most {MAX_AUTHORS_NOTE_CHARS:,} characters.")
+    if depth is not None and not 0 <= depth <= MAX_AUTHORS_NOTE_DEPTH:
+        raise BadRequest(f"authors_note_depth must be from 0 to {MAX_AUTHORS_NOTE_DEPTH}.")
+    chat.authors_note = text
+    if depth is not None:
+        chat.authors_note_depth = depth
+    chat.save(update_fields=["authors_note", "authors_note_depth", "updated_at"])
+    return chat
+
+
+def chat_set_user_persona(*, chat: Chat, user_persona_id: int | None) -> Chat:
+    """Choose who the owner plays in this chat (None: nobody in particular). Someone
+    else's persona is NotFound."""
+    if user_persona_id is None:
+        chat.user_persona = None
+    else:
+        chosen = selectors.user_persona_for_owner(owner=chat.owner, user_persona_id=user_persona_id)
+        if chosen is None:
+            raise NotFound("No such user persona.")
+        chat.user_persona = chosen
+    chat.save(update_fields=["user_persona", "updated_at"])
     return chat
 
 
@@ -95,7 +166,7 @@ def chat_choose_greeting(*, chat: Chat, index: int) -> list[Message]:
         chat.greeting_index = locked.greeting_index = number % total
         greeting = messages[0]
         greeting.content = persona_greeting(
-            locked.persona, user=owner_user_name(locked.owner), index=locked.greeting_index
+            locked.persona, user=selectors.chat_user(locked).name, index=locked.greeting_index
         )
         greeting.save(update_fields=["content"])
         locked.save(update_fields=["greeting_index", "updated_at"])
@@ -106,6 +177,9 @@ def chats_claim(*, session_key: str | None, user_id: int) -> int:
     """Move an anonymous session's chats to the account that just logged in."""
     if not session_key:
         return 0
+    UserPersona.objects.filter(session_key=session_key, user=None).update(
+        user_id=user_id, session_key="", is_default=False
+    )
     return Chat.objects.filter(session_key=session_key, user=None).update(
         user_id=user_id, session_key=""
     )
@@ -177,7 +251,7 @@ def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
         chat=chat,
         role=Role.ASSISTANT,
         content=persona_greeting(
-            chat.persona, user=owner_user_name(chat.owner), index=chat.greeting_index
+            chat.persona, user=selectors.chat_user(chat).name, index=chat.greeting_index
         ),
         position=1,
     )

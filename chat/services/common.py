@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.db.models import Max
 from django.utils import timezone
@@ -18,8 +17,6 @@ from chat.errors import (
     InvalidContent,
 )
 from chat.models import Chat, Message
-from chat.ownership import Owner
-from personas.prompts import DEFAULT_USER_NAME
 from stormchat.text import without_nul
 
 Status = Message.Status
@@ -37,14 +34,6 @@ def clean_content(content: str) -> str:
             f"{settings.MAX_MESSAGE_CHARS:,}."
         )
     return content
-
-
-def owner_user_name(owner: Owner) -> str:
-    """The name ``{{user}}`` stands for: the account's username, else the default."""
-    if owner.user_id is None:
-        return DEFAULT_USER_NAME
-    user = get_user_model().objects.filter(pk=owner.user_id).first()
-    return user.get_username() if user else DEFAULT_USER_NAME
 
 
 @contextmanager

@@ -7,11 +7,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.errors import (
     MessageNotEditable,
+    NothingToContinue,
     NothingToRegenerate,
 )
 from chat.models import Chat, Message
@@ -125,18 +127,43 @@ def _loaded(message: Message, pk: int, created_at: datetime) -> Message:
 
 
 def turn_regenerate(*, chat_id: uuid.UUID, backend: str, model: str) -> Turn:
-    """Replace the last assistant reply with a new streaming one."""
+    """Write a new alternative of the last assistant reply (a swipe), keeping the ones it
+    had: the same message streams again, showing the new alternative."""
     with one_generation_per_chat(), transaction.atomic():
         chat = lock_idle_chat(chat_id)
         last = chat.messages.order_by("-position").first()
         if last is None or last.role != Role.ASSISTANT or last.position == 1:
             raise NothingToRegenerate("There is no reply to regenerate yet.")
-        removed = [last.pk]
-        last.delete()
-        reply = streaming_reply(chat, last.position, backend, model)
-        reply.save()
+        alternatives = [*last.alternative_texts(), ""]
+        _restart(last, backend, model, content="")
+        last.alternatives, last.swipe = alternatives, len(alternatives) - 1
+        last.save()
         touch(chat)
-    return Turn(user=None, reply=reply, removed=removed)
+    return Turn(user=None, reply=last)
+
+
+def turn_continue(*, chat_id: uuid.UUID, backend: str, model: str) -> Turn:
+    """Extend the last assistant reply: it streams again from where its text ends."""
+    with one_generation_per_chat(), transaction.atomic():
+        chat = lock_idle_chat(chat_id)
+        last = chat.messages.order_by("-position").first()
+        if last is None or last.role != Role.ASSISTANT:
+            raise NothingToContinue("Only a reply that ends the chat can be continued.")
+        if len(last.content) >= settings.MAX_REPLY_CHARS:
+            raise NothingToContinue("That reply is as long as a reply may be.")
+        _restart(last, backend, model, content=last.content)
+        last.save()
+        touch(chat)
+    return Turn(user=None, reply=last)
+
+
+def _restart(reply: Message, backend: str, model: str, *, content: str) -> None:
+    """Make a finished reply a streaming one again, with a fresh generation record."""
+    fresh = streaming_reply(reply.chat, reply.position, backend, model)
+    for name in ("status", "backend", "model", "prompt_tokens", "completion_tokens",
+                 "ttft_ms", "duration_ms", "error", "lore", "lore_dropped"):  # fmt: skip
+        setattr(reply, name, getattr(fresh, name))
+    reply.content = content
 
 
 def turn_edit(

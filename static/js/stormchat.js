@@ -139,7 +139,38 @@
     while (logList.children.length > 200) logList.lastChild.remove();
   }
   const timing = {};
+  /* ---- impersonation drafts, forks and chat settings pushed over the socket ---- */
+  let drafting = false;
+  function onPushed(data) {
+    if (data.event === "draft" || data.event === "draft_complete") {
+      const piece = document.getElementById("ws-draft");
+      if (!input || !piece) return true;
+      if (data.event === "draft") {
+        if (!drafting) input.value = "";
+        drafting = true;
+        input.value += piece.textContent;
+      } else {
+        drafting = false;
+        input.value = piece.textContent;
+        input.focus();
+      }
+      input.dispatchEvent(new Event("input"));
+      return true;
+    }
+    if (data.event === "forked" && data.url) {
+      window.location.assign(data.url);
+      return true;
+    }
+    if (data.event === "settings") {
+      const choice = document.getElementById("user-persona-choice");
+      const select = document.getElementById("user-persona");
+      if (choice && select) select.value = choice.dataset.id || "";
+    }
+    return false;
+  }
+
   function onEvent(data) {
+    if (onPushed(data)) return;
     const id = data.messageId;
     if (data.event === "stream") {
       if (timing[id] && !timing[id].first) {

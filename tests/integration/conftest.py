@@ -70,6 +70,13 @@ class Client:
                 if event["type"] == kind:
                     return events
 
+    async def receive_nothing(self, seconds: float) -> list[dict[str, Any]]:
+        """Whatever arrives within ``seconds`` (a test then checks what is not there)."""
+        events = []
+        while not await self.ws.receive_nothing(timeout=seconds):
+            events.append(await self.receive())
+        return events
+
     async def close(self) -> None:
         await self.ws.disconnect()
 

@@ -264,7 +264,7 @@ async def test_binary_garbage_is_an_error_not_a_crash(
     assert (await client.receive())["code"] == "bad_json"
 
 
-async def test_regenerate_replaces_the_last_reply(
+async def test_regenerate_writes_a_new_alternative_of_the_last_reply(
     owned_chat: tuple[Chat, str], connect: Connect, llm: object
 ) -> None:
     await llm(sse_reply(TOKENS))  # type: ignore[operator]
@@ -280,8 +280,12 @@ async def test_regenerate_replaces_the_last_reply(
     assert ack["type"] == "ack"
     assert [e["type"] for e in events].count("ack") == 1
     assert ack["message"] is None
-    assert ack["removed"] == [first["id"]]
-    assert events[-1]["message"]["content"] == "".join(TOKENS)
+    assert ack["removed"] == []
+    reply = ack["reply"]
+    assert (reply["id"], reply["swipes"], reply["swipe"]) == (first["id"], 2, 1)
+    assert {e["message_id"] for e in events if e["type"] == "stream"} == {first["id"]}
+    done = events[-1]["message"]
+    assert (done["content"], done["swipes"], done["swipe"]) == ("".join(TOKENS), 2, 1)
     roles = [m.role async for m in Message.objects.filter(chat=chat).order_by("position")]
     assert roles == ["assistant", "user", "assistant"]
 

@@ -140,7 +140,7 @@ def test_long_messages_are_previews_with_the_whole_text_one_request_away(
     page = client.get(f"/chats/{chat['id']}/").content.decode()
     assert f'hx-get="/chats/{chat["id"]}/messages/{long.pk}/"' in page  # Show more
     fragment = client.get(f"/chats/{chat['id']}/messages/{long.pk}/").content.decode()
-    assert fragment.count("Life before death.") == 50
+    assert fragment.count("Life before death.") == 100  # shown, and in its edit form
     assert "Show more" not in fragment
 
 

@@ -92,9 +92,13 @@ def test_the_greeting_cannot_be_regenerated(chat: Chat) -> None:
 def test_positions_keep_increasing_after_regenerate(chat: Chat) -> None:
     turn = turn_start(chat_id=chat.pk, content="Hi", **TARGET)
     Message.objects.filter(pk=turn.reply.pk).update(status="complete")
+    Message.objects.filter(pk=turn.reply.pk).update(content="First answer")
     again = turn_regenerate(chat_id=chat.pk, **TARGET)
-    assert again.reply.position == turn.reply.position
-    assert again.removed == [turn.reply.pk]
+    # The same reply streams again as its second alternative; the first is kept.
+    assert (again.reply.pk, again.reply.position) == (turn.reply.pk, turn.reply.position)
+    assert again.removed == []
+    assert (again.reply.alternatives, again.reply.swipe) == (["First answer", ""], 1)
+    assert (again.reply.status, again.reply.content) == ("streaming", "")
 
 
 def test_the_reaper_interrupts_orphans_but_spares_live_replies(
