@@ -218,3 +218,9 @@ def prompt_history(*, chat: Chat, before_position: int, limit: int = 400) -> lis
         .only("role", "content", "position", "lore")[:limit]
     )
     return list(reversed(rows))
+
+
+def chat_last_message(*, chat: Chat, role: str | None = None) -> Message | None:
+    """The chat's newest message (of this role, if given)."""
+    messages = chat.messages.order_by("-position")
+    return (messages.filter(role=role) if role else messages).first()

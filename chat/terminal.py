@@ -27,12 +27,17 @@ from channels.layers import get_channel_layer
 from chat import actions
 from chat.errors import ChatError
 from chat.events import chat_group
-from chat.models import Chat
+from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.runs import background_settled
+from chat.selectors import chat_last_message
 from personas.models import Persona
 
-COMMANDS = "/new starts over, /regenerate rewrites the last reply, /quit leaves"
+COMMANDS = (
+    "/new starts over, /regenerate writes another alternative of the last reply, "
+    "/swipe N shows alternative N, /continue extends the last reply, /fork branches "
+    "the chat from here, /quit leaves"
+)
 
 
 @dataclass
@@ -73,7 +78,13 @@ class TerminalChat:
             if text == "/new":
                 await self.new_chat()
             elif text == "/regenerate":
-                await self.turn(regenerate=True)
+                await self.turn(kind="regenerate")
+            elif text == "/continue":
+                await self.turn(kind="continue")
+            elif text.startswith("/swipe"):
+                await self.swipe(text.removeprefix("/swipe").strip())
+            elif text == "/fork":
+                await self.fork()
             elif text:
                 await self.turn(content=line.rstrip("\n"))
         await background_settled(15)  # let the auto-title finish
@@ -90,9 +101,52 @@ class TerminalChat:
         self.note(f"New chat {chat.pk}{where}.")
         self.say(f"{self.persona.name}: {greeting}\n")
 
-    async def turn(self, *, content: str = "", regenerate: bool = False) -> None:
-        """Start the turn (a message, or a regeneration), then print the reply as its
-        batches arrive."""
+    async def swipe(self, number: str) -> None:
+        """Show alternative ``number`` (from 1) of the last reply."""
+        assert self.chat_id is not None
+        chat_id = self.chat_id
+
+        def last_reply() -> Message | None:
+            chat = Chat(pk=chat_id)
+            return chat_last_message(chat=chat, role=Message.Role.ASSISTANT)
+
+        reply = await database_sync_to_async(last_reply)()
+        if reply is None or not number.isdigit():
+            self.note(f"usage: /swipe N, where N is from 1 to {reply.swipes if reply else 1}")
+            return
+        try:
+            shown = await database_sync_to_async(actions.message_swipe)(
+                owner=self.owner, chat_id=chat_id, message_id=reply.pk, index=int(number) - 1
+            )
+        except ChatError as error:
+            self.note(f"error: {error.message}")
+            return
+        self.note(f"({shown.swipe + 1}/{shown.swipes})")
+        self.say(f"{self.persona.name}: {shown.content}\n")
+
+    async def fork(self) -> None:
+        """Branch the chat at its newest message and carry on in the new one."""
+        assert self.chat_id is not None
+        chat_id = self.chat_id
+
+        def newest() -> Message | None:
+            return chat_last_message(chat=Chat(pk=chat_id))
+
+        last = await database_sync_to_async(newest)()
+        assert last is not None  # a chat always has its greeting
+        try:
+            forked = await database_sync_to_async(actions.chat_fork)(
+                owner=self.owner, chat_id=chat_id, message_id=last.pk
+            )
+        except ChatError as error:
+            self.note(f"error: {error.message}")
+            return
+        self.chat_id = forked.pk
+        self.note(f"Forked into chat {forked.pk} ({forked.title}); carrying on there.")
+
+    async def turn(self, *, content: str = "", kind: str = "chat") -> None:
+        """Start the turn (a message, a regeneration or a continuation), then print the
+        reply as its batches arrive."""
         assert self.chat_id is not None
         layer = get_channel_layer()
         channel = await layer.new_channel()
@@ -106,8 +160,10 @@ class TerminalChat:
             "rate_limited": False,
         }
         try:
-            if regenerate:
+            if kind == "regenerate":
                 job = await actions.turn_regenerate(**where)
+            elif kind == "continue":
+                job = await actions.turn_continue(**where)
             else:
                 job = await actions.turn_send(content=content, **where)
         except ChatError as error:
@@ -116,7 +172,7 @@ class TerminalChat:
             return
         self.streaming = True
         reply_id = job.turn.reply.pk
-        self.say(f"{self.persona.name}: ")
+        self.say(f"{self.persona.name}: {job.turn.reply.content}")
         try:
             while True:
                 event = await layer.receive(channel)

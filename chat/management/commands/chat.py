@@ -25,7 +25,8 @@ class Command(BaseCommand):
         "Chat with a persona in the terminal. Replies stream token by token and are saved "
         "in the site's database, so the chat appears in the browser of the user who owns "
         "it (--user; default: the first superuser). Ctrl+C stops a reply; /new, "
-        "/regenerate and /quit. Piped input works: echo 'hi' | manage.py chat kaladin."
+        "/regenerate, /swipe N, /continue, /fork and /quit. Piped input works: "
+        "echo 'hi' | manage.py chat kaladin."
     )
     stealth_options = ("stdin",)
 
