@@ -17,7 +17,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 
-from chat.models import Chat, Message
+from chat.models import (
+    AUTHORS_NOTE_DEPTH,
+    MAX_AUTHORS_NOTE_CHARS,
+    MAX_AUTHORS_NOTE_DEPTH,
+    Chat,
+    Message,
+)
 from personas.models import Persona
 from stormchat.text import without_nul
 
@@ -54,11 +60,17 @@ def chat_record(chat: Chat) -> dict[str, Any]:
         "owner": owner,
         "created_at": chat.created_at.isoformat(),
         "updated_at": chat.updated_at.isoformat(),
-        "messages": [
-            {**{f: getattr(m, f) for f in MESSAGE_FIELDS}, "created_at": m.created_at.isoformat()}
-            for m in chat.messages.order_by("position")
-        ],
+        "authors_note": chat.authors_note,
+        "authors_note_depth": chat.authors_note_depth,
+        "messages": [_message_record(m) for m in chat.messages.order_by("position")],
     }
+
+
+def _message_record(message: Message) -> dict[str, Any]:
+    record = {f: getattr(message, f) for f in MESSAGE_FIELDS}
+    if message.swipes > 1:  # swipes: every alternative, and which is shown
+        record |= {"alternatives": message.alternative_texts(), "swipe": message.swipe}
+    return {**record, "created_at": message.created_at.isoformat()}
 
 
 def chat_markdown(chat: Chat) -> str:
@@ -101,7 +113,12 @@ def chat_import_record(record: Any, *, user: AbstractBaseUser | None = None) -> 
     owner = _owner(record.get("owner"), user)
     with transaction.atomic():
         chat = Chat.objects.create(
-            pk=chat_id, persona=persona, title=str(record.get("title", ""))[:200], **owner
+            pk=chat_id,
+            persona=persona,
+            title=str(record.get("title", ""))[:200],
+            authors_note=str(record.get("authors_note") or "")[:MAX_AUTHORS_NOTE_CHARS],
+            authors_note_depth=_depth(record.get("authors_note_depth")),
+            **owner,
         )
         rows = [_message(chat, m) for m in messages]
         Message.objects.bulk_create(rows)
@@ -138,7 +155,26 @@ def _message(chat: Chat, data: Any) -> Message:
         fields["status"] = Message.Status.INTERRUPTED  # nothing is writing it any more
     if fields.get("status") not in (None, *Message.Status.values):
         raise ImportRefused(f"unknown message status {fields['status']!r}")
-    return Message(chat=chat, **fields)
+    message = Message(chat=chat, **fields)
+    alternatives = data.get("alternatives")
+    if alternatives is not None:
+        swipe = data.get("swipe", 0)
+        if not (
+            isinstance(alternatives, list)
+            and all(isinstance(text, str) for text in alternatives)
+            and isinstance(swipe, int)
+            and 0 <= swipe < len(alternatives) <= 1000
+        ):
+            raise ImportRefused("a message's alternatives must be texts, and swipe one of them")
+        message.alternatives, message.swipe = alternatives, swipe
+        message.content = alternatives[swipe]
+    return message
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, int) and 0 <= value <= MAX_AUTHORS_NOTE_DEPTH:
+        return value
+    return AUTHORS_NOTE_DEPTH
 
 
 def _when(value: Any) -> datetime | None:

@@ -181,3 +181,31 @@ def test_the_commands_as_subprocesses(tmp_path: Path) -> None:
     assert exported["id"] == record["id"]
     assert exported["created_at"] == record["created_at"]
     assert [m["content"] for m in exported["messages"]] == ["I am Truthless.", "Why?"]
+
+
+def test_swipes_and_the_authors_note_survive_export_and_import(
+    tmp_path: Path, kaladin: Persona
+) -> None:
+    _alice, chat = make_chats(kaladin)
+    reply = chat.messages.filter(role="assistant").order_by("position").last()
+    reply.alternatives, reply.swipe, reply.content = ["First.", "Second."], 0, "First."
+    reply.save()
+    Chat.objects.filter(pk=chat.pk).update(authors_note="Keep it grim.", authors_note_depth=2)
+    dump = tmp_path / "chats.jsonl"
+    call_command("export_chats", "--out", str(dump), stderr=StringIO())
+    Chat.objects.all().delete()
+    call_command("import_chats", str(dump), stdout=StringIO(), stderr=StringIO())
+    again = Chat.objects.get(pk=chat.pk)
+    assert (again.authors_note, again.authors_note_depth) == ("Keep it grim.", 2)
+    restored = again.messages.get(position=reply.position)
+    assert (restored.alternative_texts(), restored.swipe) == (["First.", "Second."], 0)
+
+    record = json.loads(dump.read_text().splitlines()[0])
+    record["messages"][-1] |= {"alternatives": ["only one"], "swipe": 4}
+    record["id"] = "00000000-0000-0000-0000-000000000001"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(record) + "\n")
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_chats", str(bad), stdout=StringIO(), stderr=err)
+    assert "alternatives must be texts" in err.getvalue()
