@@ -44,7 +44,7 @@ def with_swipe(messages: list[dict[str, Any]], chat: Chat) -> list[dict[str, Any
         return messages
     index = chat.greeting_index % total
     swipe = {"number": index + 1, "total": total, "prev": (index - 1) % total}
-    return [{**messages[0], "swipe": swipe | {"next": (index + 1) % total}}]
+    return [{**messages[0], "greeting_swipe": swipe | {"next": (index + 1) % total}}]
 
 
 @dataclass(frozen=True)

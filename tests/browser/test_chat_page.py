@@ -93,13 +93,18 @@ def test_regenerate_and_edit(page: Page, live_url: str) -> None:
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
     first_id = last_reply(page).get_attribute("id")
     last_reply(page).get_by_role("button", name="Regenerate").click()
-    expect(page.locator(f"#{first_id}")).to_have_count(0)
-    expect(last_reply(page)).not_to_have_id(first_id or "")
+    # A swipe: the same reply, now showing its second alternative.
+    expect(last_reply(page)).to_have_id(first_id or "")
+    expect(last_reply(page).locator(".swipe-count")).to_have_text("2/2")
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
     expect(last_reply(page)).to_contain_text(FULL_NORMAL)
+    last_reply(page).get_by_role("button", name="Previous alternative").click()
+    expect(last_reply(page).locator(".swipe-count")).to_have_text("1/2")
+    last_reply(page).get_by_role("button", name="Next alternative").click()
+    expect(last_reply(page).locator(".swipe-count")).to_have_text("2/2")
 
     user = page.locator("#messages .message.user").last
-    user.get_by_role("button", name="Edit").click()
+    user.get_by_role("button", name="Edit", exact=True).click()
     user.locator("textarea").fill("Show me something slow")
     user.get_by_role("button", name="Save & resend").click()
     expect(page.locator("#messages .message.user").last).to_contain_text("Show me something slow")
