@@ -70,13 +70,13 @@ WITH next AS (
 ), inserted AS (
     INSERT INTO {message}
         (chat_id, role, content, status, position, backend, model, error, lore, lore_dropped,
-         created_at)
+         alternatives, swipe, created_at)
     SELECT %(chat)s, %(user)s, %(content)s, %(complete)s, position, '', '', '',
-        '[]'::jsonb, '[]'::jsonb, %(now)s
+        '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s
     FROM next
     UNION ALL
     SELECT %(chat)s, %(assistant)s, '', %(streaming)s, position + 1, %(backend)s, %(model)s,
-        '', '[]'::jsonb, '[]'::jsonb, %(now)s
+        '', '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s
     FROM next
     RETURNING id, role, position
 ), touched AS (
