@@ -133,10 +133,10 @@ def chat_set_lorebooks(
 
 
 def chat_set_authors_note(
-    *, owner: Owner, chat_id: uuid.UUID | str, text: str, depth: int | None = None
+    *, owner: Owner, chat_id: uuid.UUID | str, text: str | None, depth: int | None = None
 ) -> Chat:
-    """Set the note the model reads on every turn, ``depth`` messages from the end.
-    Publishes ``settings``."""
+    """Set the note the model reads on every turn, ``depth`` messages from the end (None
+    keeps either as it is). Publishes ``settings``."""
     with transaction.atomic():
         chat = services.chat_set_authors_note(chat=_owned(owner, chat_id), text=text, depth=depth)
         events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))

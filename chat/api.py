@@ -181,13 +181,12 @@ def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonRespons
         played = None if chosen is None else number_input(chosen, what="user_persona")
         actions.chat_set_user_persona(owner=owner, chat_id=chat_id, user_persona_id=played)
     if "authors_note" in data or "authors_note_depth" in data:
-        current = chat_get_for_owner(chat_id=chat_id, owner=owner)
-        text = data.get("authors_note", current.authors_note if current else "")
+        text = data.get("authors_note")
         depth = data.get("authors_note_depth")
         actions.chat_set_authors_note(
             owner=owner,
             chat_id=chat_id,
-            text=text_input(text, what="authors_note"),
+            text=None if text is None else text_input(text, what="authors_note"),
             depth=None if depth is None else number_input(depth, what="authors_note_depth", low=0),
         )
     found = chat_get_for_owner(chat_id=chat_id, owner=owner)

@@ -24,6 +24,8 @@ from chat.prompting import IMPERSONATE_INSTRUCTION, AuthorsNote
 from chat.selectors import chat_for_turn, chat_user, prompt_history
 from stormchat.text import without_nul
 
+EVERY_POSITION = 2**31  # past any message's position: the whole history
+
 
 def _draft(owner: Owner, chat_id: str, address: str | None, count: bool) -> Draft:
     if count:
@@ -32,12 +34,11 @@ def _draft(owner: Owner, chat_id: str, address: str | None, count: bool) -> Draf
     if chat is None:
         raise NotFound("No such chat.")
     backend, options = backend_for_persona(chat.persona)
-    last = chat.messages.order_by("-position").values_list("position", flat=True).first() or 0
     return Draft(
         chat=chat,
         backend=backend,
         options=options,
-        history=prompt_history(chat=chat, before_position=last + 1),
+        history=prompt_history(chat=chat, before_position=EVERY_POSITION),
         user=chat_user(chat),
         authors_note=AuthorsNote(chat.authors_note, chat.authors_note_depth),
     )

@@ -39,7 +39,12 @@ def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
 
 
 def _has_user_icon() -> Exists:
-    return Exists(PersonaAsset.objects.filter(persona=OuterRef("persona_id"), type="user_icon"))
+    return Exists(_user_icons(OuterRef("persona_id")))
+
+
+def _user_icons(persona: object) -> models.QuerySet[PersonaAsset]:
+    """A persona's CCv3 ``user_icon`` assets."""
+    return PersonaAsset.objects.filter(persona=persona, type="user_icon")
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def chat_user(chat: Chat) -> PromptUser:
     spec asks."""
     has_icon = getattr(chat, "persona_has_user_icon", None)
     if has_icon is None and chat.user_persona_id is not None:
-        has_icon = PersonaAsset.objects.filter(persona=chat.persona_id, type="user_icon").exists()
+        has_icon = _user_icons(chat.persona_id).exists()
     if chat.user_persona_id is not None and not has_icon:
         played = chat.user_persona
         assert played is not None

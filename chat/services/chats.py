@@ -125,14 +125,16 @@ def chat_fork(*, chat: Chat, message_id: int) -> Chat:
     return fork
 
 
-def chat_set_authors_note(*, chat: Chat, text: str, depth: int | None = None) -> Chat:
-    """Set the note the model reads on every turn, ``depth`` messages from the end."""
-    text = without_nul(text).strip()
-    if len(text) > MAX_AUTHORS_NOTE_CHARS:
-        raise BadRequest(f"An author's note is at most {MAX_AUTHORS_NOTE_CHARS:,} characters.")
+def chat_set_authors_note(*, chat: Chat, text: str | None, depth: int | None = None) -> Chat:
+    """Set the note the model reads on every turn, ``depth`` messages from the end (None
+    keeps either as it is)."""
+    if text is not None:
+        text = without_nul(text).strip()
+        if len(text) > MAX_AUTHORS_NOTE_CHARS:
+            raise BadRequest(f"An author's note is at most {MAX_AUTHORS_NOTE_CHARS:,} characters.")
+        chat.authors_note = text
     if depth is not None and not 0 <= depth <= MAX_AUTHORS_NOTE_DEPTH:
         raise BadRequest(f"authors_note_depth must be from 0 to {MAX_AUTHORS_NOTE_DEPTH}.")
-    chat.authors_note = text
     if depth is not None:
         chat.authors_note_depth = depth
     chat.save(update_fields=["authors_note", "authors_note_depth", "updated_at"])
