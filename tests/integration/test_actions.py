@@ -180,7 +180,7 @@ def regenerate(interface: str) -> Do:
             response = await api_client(scene.key).post(f"/api/chats/{scene.chat.pk}/regenerate/")
             assert response.status_code == 202, response.content
             return None
-        return asyncio.ensure_future(terminal(scene).turn(regenerate=True))
+        return asyncio.ensure_future(terminal(scene).turn(kind="regenerate"))
 
     return do
 
