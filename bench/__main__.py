@@ -45,6 +45,7 @@ SCENARIOS = {
     "S6": scenarios.s6_long_chat,
     "S7": scenarios.s7_embedded,
     "S8": scenarios.s8_lore,
+    "S9": scenarios.s9_fidelity,
 }
 TARGETS = [
     ("S1", "added_ttft_p50_ms", "<=", 3, "S1 added TTFT p50 (ms)"),
@@ -69,6 +70,7 @@ TARGETS = [
     ("S2", "wrong_texts", "==", 0, "S2 replies differing from the backend"),
     ("S6", "long_chat_page_p50_ms", "<", 50, "S6 page of 10,000 messages, server (ms)"),
     ("S8", "lore_added_p50_ms", "<=", 5, "S8 lore added to a turn's prompt, p50 (ms)"),
+    ("S9", "distinct_4gram_ratio_mean", ">=", 0.9, "S9 embedded replies' distinct 4-gram ratio"),
 ]
 
 

@@ -448,3 +448,17 @@ async def s8_lore(ctx: dict[str, Any]) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+async def s9_fidelity(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Persona fidelity on the embedded model: 8 personas by 5 prompts (bench.fidelity)."""
+    done = subprocess.run(  # noqa: ASYNC221 - nothing else runs while it measures
+        pinned([sys.executable, "-m", "bench.fidelity"], APP_CORE),
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "stormchat.settings", "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

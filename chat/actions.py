@@ -43,6 +43,7 @@ from chat.selectors import (
     chat_user,
     prompt_history,
 )
+from chat.services.chats import KEEP, Keep
 from personas.lore.compiled import compiled_books
 from personas.models import Persona
 from stormchat.limits import attempt, limit_for
@@ -132,25 +133,23 @@ def chat_set_lorebooks(
     return books
 
 
-def chat_set_authors_note(
-    *, owner: Owner, chat_id: uuid.UUID | str, text: str | None, depth: int | None = None
+def chat_set_settings(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    authors_note: str | None = None,
+    authors_note_depth: int | None = None,
+    user_persona_id: int | Keep | None = KEEP,
 ) -> Chat:
-    """Set the note the model reads on every turn, ``depth`` messages from the end (None
-    keeps either as it is). Publishes ``settings``."""
+    """Set the author's note (read on every turn, ``authors_note_depth`` messages from the
+    end) and who the owner plays (None: their own name); None, or KEEP for the user
+    persona, keeps a setting. Publishes one ``settings``."""
     with transaction.atomic():
-        chat = services.chat_set_authors_note(chat=_owned(owner, chat_id), text=text, depth=depth)
-        events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
-    return chat
-
-
-def chat_set_user_persona(
-    *, owner: Owner, chat_id: uuid.UUID | str, user_persona_id: int | None
-) -> Chat:
-    """Choose who the owner plays in the chat (None: their own name). Publishes
-    ``settings``."""
-    with transaction.atomic():
-        chat = services.chat_set_user_persona(
-            chat=_owned(owner, chat_id), user_persona_id=user_persona_id
+        chat = services.chat_set_settings(
+            chat=_owned(owner, chat_id),
+            authors_note=authors_note,
+            authors_note_depth=authors_note_depth,
+            user_persona_id=user_persona_id,
         )
         events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
     return chat

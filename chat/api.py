@@ -19,7 +19,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chat import actions, selectors
 from chat.errors import ChatError
-from chat.inputs import number_input, number_list, optional_number, text_input
+from chat.inputs import (
+    number_input,
+    number_list,
+    optional_number,
+    settings_input,
+    text_input,
+)
 from chat.jobs import ReplyJob
 from chat.ownership import Owner
 from chat.presenters import books_data, chat_data, message_data, persona_data
@@ -176,19 +182,8 @@ def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonRespons
     if "lorebooks" in data:
         ids = number_list(data["lorebooks"], what="lorebooks")
         actions.chat_set_lorebooks(owner=owner, chat_id=chat_id, book_ids=ids)
-    if "user_persona" in data:
-        chosen = data["user_persona"]
-        played = None if chosen is None else number_input(chosen, what="user_persona")
-        actions.chat_set_user_persona(owner=owner, chat_id=chat_id, user_persona_id=played)
-    if "authors_note" in data or "authors_note_depth" in data:
-        text = data.get("authors_note")
-        depth = data.get("authors_note_depth")
-        actions.chat_set_authors_note(
-            owner=owner,
-            chat_id=chat_id,
-            text=None if text is None else text_input(text, what="authors_note"),
-            depth=None if depth is None else number_input(depth, what="authors_note_depth", low=0),
-        )
+    if changed := settings_input(data):
+        actions.chat_set_settings(owner=owner, chat_id=chat_id, **changed)
     found = chat_get_for_owner(chat_id=chat_id, owner=owner)
     return JsonResponse(chat_data(found)) if found else not_found()
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from chat import actions, metrics
 from chat.errors import NotStreaming, as_chat_error
 from chat.events import auth_group, chat_group, owner_group
-from chat.inputs import number_input, number_list, text_input
+from chat.inputs import number_input, number_list, settings_input, text_input
 from chat.ownership import Owner
 from chat.positions import StreamPositions
 from chat.rendering import HtmlRenderer
@@ -216,20 +216,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         await self.deliver("forked", {"chat_id": str(fork.pk), "title": fork.title})
 
-    async def on_authors_note(self, data: dict[str, Any]) -> None:
-        text = text_input(data.get("authors_note", ""), what="authors_note")
-        depth = data.get("authors_note_depth")
-        if depth is not None:
-            depth = number_input(depth, what="authors_note_depth", low=0)
-        await database_sync_to_async(actions.chat_set_authors_note)(
-            owner=self.owner, chat_id=self._chat_id(), text=text, depth=depth
-        )
-
-    async def on_user_persona(self, data: dict[str, Any]) -> None:
-        chosen = data.get("user_persona")
-        user_persona_id = None if chosen is None else number_input(chosen, what="user_persona")
-        await database_sync_to_async(actions.chat_set_user_persona)(
-            owner=self.owner, chat_id=self._chat_id(), user_persona_id=user_persona_id
+    async def on_settings(self, data: dict[str, Any]) -> None:
+        """``authors_note`` and ``user_persona`` frames: the chat's settings."""
+        await database_sync_to_async(actions.chat_set_settings)(
+            owner=self.owner, chat_id=self._chat_id(), **settings_input(data)
         )
 
     async def on_stop(self, data: dict[str, Any]) -> None:
@@ -288,8 +278,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "swipe": on_swipe,
         "impersonate": on_impersonate,
         "fork": on_fork,
-        "authors_note": on_authors_note,
-        "user_persona": on_user_persona,
+        "authors_note": on_settings,
+        "user_persona": on_settings,
         "stop": on_stop,
         "clear": on_clear,
         "rename": on_rename,

@@ -3,6 +3,9 @@ named error (``bad_request``, ``invalid_content``) before any action sees them."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from chat.errors import BadRequest, InvalidContent
 
 # Ids and positions are positive 32-bit numbers on every database we run on.
@@ -50,3 +53,21 @@ def _is_digits(text: str) -> bool:
     # isdecimal() alone accepts other scripts' digits (and "²" is not decimal but is a
     # digit); int() of 5,000 digits is slow. ASCII and short only.
     return 0 < len(text) <= 12 and text.isascii() and text.isdecimal()
+
+
+def settings_input(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The chat settings a frame, form or JSON body changes, checked, as keyword arguments
+    of ``actions.chat_set_settings``: ``authors_note``, ``authors_note_depth`` and
+    ``user_persona`` (null or empty: yourself). Keys left out stay as they are."""
+    fields: dict[str, Any] = {}
+    if data.get("authors_note") is not None:
+        fields["authors_note"] = text_input(data["authors_note"], what="authors_note")
+    if data.get("authors_note_depth") not in (None, ""):
+        depth = data["authors_note_depth"]
+        fields["authors_note_depth"] = number_input(depth, what="authors_note_depth", low=0)
+    if "user_persona" in data:
+        chosen = data["user_persona"]
+        fields["user_persona_id"] = (
+            None if chosen in (None, "") else number_input(chosen, what="user_persona")
+        )
+    return fields

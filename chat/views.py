@@ -9,9 +9,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from chat import actions, selectors
-from chat.errors import ChatError
-from chat.inputs import number_input, optional_number, text_input
-from chat.models import Chat
+from chat.errors import ChatError, NotFound
+from chat.inputs import number_input, optional_number, settings_input, text_input
+from chat.models import Chat, UserPersona
 from chat.ownership import Owner
 from chat.presenters import books_context, books_data, message_data, user_persona_data
 from chat.rendering import with_html, with_swipe
@@ -262,16 +262,9 @@ def chat_settings_view(request: HttpRequest, chat_id: str) -> HttpResponse:
     (every other tab redraws from the ``settings`` event)."""
     owner = Owner.from_request(request)
     try:
-        depth = number_input(request.POST.get("authors_note_depth", "4"), what="depth", low=0)
-        actions.chat_set_authors_note(
-            owner=owner,
-            chat_id=chat_id,
-            text=request.POST.get("authors_note", ""),
-            depth=depth,
-        )
-        chosen = request.POST.get("user_persona", "")
-        played = number_input(chosen, what="user_persona") if chosen else None
-        chat = actions.chat_set_user_persona(owner=owner, chat_id=chat_id, user_persona_id=played)
+        form = {key: request.POST.get(key, "") for key in ("authors_note", "user_persona")}
+        form["authors_note_depth"] = request.POST.get("authors_note_depth", "")
+        chat = actions.chat_set_settings(owner=owner, chat_id=chat_id, **settings_input(form))
     except ChatError as error:
         return refused(error)
     return render(request, "chat/chat.html#chat-settings", settings_context(chat, owner))
@@ -293,24 +286,33 @@ def user_personas_page(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
+            upload = request.FILES.get("avatar")
+            fields = {
+                "name": request.POST.get("name", ""),
+                "description": request.POST.get("description", ""),
+                "is_default": request.POST.get("is_default") == "on",
+                "avatar": upload.read(MAX_UPLOAD_BYTES + 1) if upload else None,
+            }
             if "delete" in request.POST:
-                played = selectors.user_persona_for_owner(
-                    owner=owner, user_persona_id=number_input(request.POST["delete"], what="id")
-                )
-                if played is not None:
-                    actions.user_persona_delete(owner=owner, played=played)
+                played = _own_user_persona(owner, request.POST["delete"])
+                actions.user_persona_delete(owner=owner, played=played)
+            elif "update" in request.POST:
+                played = _own_user_persona(owner, request.POST["update"])
+                actions.user_persona_update(owner=owner, played=played, **fields)
             else:
-                upload = request.FILES.get("avatar")
-                actions.user_persona_create(
-                    owner=owner_for_writing(request),
-                    name=request.POST.get("name", ""),
-                    description=request.POST.get("description", ""),
-                    is_default=request.POST.get("is_default") == "on",
-                    avatar=upload.read(MAX_UPLOAD_BYTES + 1) if upload else None,
-                )
+                actions.user_persona_create(owner=owner_for_writing(request), **fields)
             return redirect("user-personas")
         except ChatError as refusal:
             error = refusal.message
         owner = Owner.from_request(request)
     personas = [user_persona_data(p) for p in selectors.user_personas_for_owner(owner)]
     return render(request, "chat/user_personas.html", {"user_personas": personas, "error": error})
+
+
+def _own_user_persona(owner: Owner, raw_id: str) -> UserPersona:
+    played = selectors.user_persona_for_owner(
+        owner=owner, user_persona_id=number_input(raw_id, what="id")
+    )
+    if played is None:
+        raise NotFound("No such user persona.")
+    return played

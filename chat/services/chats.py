@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import Enum, auto
 
 from django.conf import settings
 from django.db import transaction
@@ -125,33 +126,50 @@ def chat_fork(*, chat: Chat, message_id: int) -> Chat:
     return fork
 
 
-def chat_set_authors_note(*, chat: Chat, text: str | None, depth: int | None = None) -> Chat:
-    """Set the note the model reads on every turn, ``depth`` messages from the end (None
-    keeps either as it is)."""
-    if text is not None:
-        text = without_nul(text).strip()
-        if len(text) > MAX_AUTHORS_NOTE_CHARS:
+class Keep(Enum):
+    """A setting left as it is (where None means something: no user persona)."""
+
+    KEEP = auto()
+
+
+KEEP = Keep.KEEP
+
+
+def chat_set_settings(
+    *,
+    chat: Chat,
+    authors_note: str | None = None,
+    authors_note_depth: int | None = None,
+    user_persona_id: int | Keep | None = KEEP,
+) -> Chat:
+    """Change the author's note (the text the model reads on every turn, ``depth``
+    messages from the end) and who the owner plays (None: nobody in particular), checked
+    together and saved in one write. None (or KEEP for the user persona) keeps a setting;
+    someone else's user persona is NotFound."""
+    changed = ["updated_at"]
+    if authors_note is not None:
+        authors_note = without_nul(authors_note).strip()
+        if len(authors_note) > MAX_AUTHORS_NOTE_CHARS:
             raise BadRequest(f"An author's note is at most {MAX_AUTHORS_NOTE_CHARS:,} characters.")
-        chat.authors_note = text
-    if depth is not None and not 0 <= depth <= MAX_AUTHORS_NOTE_DEPTH:
+    if authors_note_depth is not None and not 0 <= authors_note_depth <= MAX_AUTHORS_NOTE_DEPTH:
         raise BadRequest(f"authors_note_depth must be from 0 to {MAX_AUTHORS_NOTE_DEPTH}.")
-    if depth is not None:
-        chat.authors_note_depth = depth
-    chat.save(update_fields=["authors_note", "authors_note_depth", "updated_at"])
-    return chat
-
-
-def chat_set_user_persona(*, chat: Chat, user_persona_id: int | None) -> Chat:
-    """Choose who the owner plays in this chat (None: nobody in particular). Someone
-    else's persona is NotFound."""
-    if user_persona_id is None:
-        chat.user_persona = None
-    else:
-        chosen = selectors.user_persona_for_owner(owner=chat.owner, user_persona_id=user_persona_id)
-        if chosen is None:
-            raise NotFound("No such user persona.")
+    if user_persona_id is not KEEP:
+        chosen = None
+        if user_persona_id is not None:
+            chosen = selectors.user_persona_for_owner(
+                owner=chat.owner, user_persona_id=user_persona_id
+            )
+            if chosen is None:
+                raise NotFound("No such user persona.")
         chat.user_persona = chosen
-    chat.save(update_fields=["user_persona", "updated_at"])
+        changed.append("user_persona")
+    if authors_note is not None:
+        chat.authors_note = authors_note
+        changed.append("authors_note")
+    if authors_note_depth is not None:
+        chat.authors_note_depth = authors_note_depth
+        changed.append("authors_note_depth")
+    chat.save(update_fields=changed)
     return chat
 
 

@@ -36,6 +36,11 @@ def route(request: Request) -> Reply:
     if "name conversations" in messages[0]["content"]:
         return Reply(body=openai_sse(["Bridge ", "Four ", "Memories"]))
     last = messages[-1]["content"].lower()
+    if "what do you know of me" in last:  # what the prompt carried, for the settings test
+        prompt = " ".join(m["content"] for m in messages)
+        told = ["note seen" if "storm is near" in prompt else "no note",
+                "Lopen seen" if "Lopen" in prompt else "no Lopen"]  # fmt: skip
+        return Reply(body=openai_sse([", ".join(told)]))
     if "xss" in last:
         return Reply(body=paced(openai_sse(XSS_REPLY), 0.02))
     if "slow" in last:

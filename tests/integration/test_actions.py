@@ -32,6 +32,7 @@ from .conftest import Connect, chat_socket, sse_reply
 from .views import HtmlView, JsonView
 
 pytestmark = pytest.mark.django_db(transaction=True)
+NOTE = "[Kaladin is weary; the storm is near.]"
 TOKENS = ["Life", " before", " death", ".", " Strength", " before", " weakness", "."]
 
 
@@ -200,6 +201,115 @@ def edit(interface: str) -> Do:
     return do
 
 
+async def last_reply_id(scene: Scene) -> int:
+    message = await Message.objects.filter(chat=scene.chat, role="assistant").alast()
+    assert message is not None
+    return message.pk
+
+
+def continue_reply(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        if interface in ("socket", "page"):
+            return await by_socket(scene, {"type": "continue"}, html=interface == "page")
+        if interface == "api":
+            response = await api_client(scene.key).post(f"/api/chats/{scene.chat.pk}/continue/")
+            assert response.status_code == 202, response.content
+            return None
+        return asyncio.ensure_future(terminal(scene).turn(kind="continue"))
+
+    return do
+
+
+def swipe(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        reply_id = await last_reply_id(scene)
+        if interface in ("socket", "page"):
+            frame = {"type": "swipe", "message_id": reply_id, "index": 0}
+            return await by_socket(scene, frame, html=interface == "page")
+        if interface == "api":
+            url = f"/api/chats/{scene.chat.pk}/messages/{reply_id}/"
+            response = await api_client(scene.key).patch(
+                url, {"swipe": 0}, content_type="application/json"
+            )
+            assert response.status_code == 200, response.content
+            return None
+        return await terminal(scene).swipe("1")
+
+    return do
+
+
+def edit_reply(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        reply_id = await last_reply_id(scene)
+        text = "Honor is not dead so long as he lives in the hearts of men."
+        if interface in ("socket", "page"):
+            frame = {"type": "edit", "message_id": reply_id, "content": text}
+            return await by_socket(scene, frame, html=interface == "page")
+        url = f"/api/chats/{scene.chat.pk}/messages/{reply_id}/"
+        response = await api_client(scene.key).patch(
+            url, {"content": text}, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+
+    return do
+
+
+def delete_message(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        user_id = await last_user_id(scene)
+        if interface in ("socket", "page"):
+            frame = {"type": "delete", "message_id": user_id}
+            return await by_socket(scene, frame, html=interface == "page")
+        url = f"/api/chats/{scene.chat.pk}/messages/{user_id}/"
+        response = await api_client(scene.key).delete(url)
+        assert response.status_code == 200, response.content
+
+    return do
+
+
+def authors_note(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        if interface == "socket":
+            frame = {"type": "authors_note", "authors_note": NOTE, "authors_note_depth": 2}
+            return await by_socket(scene, frame)
+        if interface == "page":
+            url = f"/chats/{scene.chat.pk}/settings/"
+            form = {"authors_note": NOTE, "authors_note_depth": "2", "user_persona": ""}
+            response = await sync_to_async(page_client(scene.key).post)(url, form)
+            assert response.status_code == 200, response.content
+            return None
+        body = {"authors_note": NOTE, "authors_note_depth": 2}
+        response = await api_client(scene.key).patch(
+            f"/api/chats/{scene.chat.pk}/", body, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+
+    return do
+
+
+def user_persona(interface: str) -> Do:
+    async def do(scene: Scene) -> Any:
+        played = await sync_to_async(actions.user_persona_create)(
+            owner=scene.owner, name="Lopen", description="A one-armed Herdazian."
+        )
+        if interface == "socket":
+            return await by_socket(scene, {"type": "user_persona", "user_persona": played.pk})
+        if interface == "page":
+            url = f"/chats/{scene.chat.pk}/settings/"
+            form = {"authors_note": "", "authors_note_depth": "4", "user_persona": played.pk}
+            response = await sync_to_async(page_client(scene.key).post)(url, form)
+            assert response.status_code == 200, response.content
+            return None
+        response = await api_client(scene.key).patch(
+            f"/api/chats/{scene.chat.pk}/",
+            {"user_persona": played.pk},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+
+    return do
+
+
 def clear(interface: str) -> Do:
     async def do(scene: Scene) -> Any:
         if interface in ("socket", "page"):
@@ -327,6 +437,18 @@ CASES = [
     *[("read_through", read_through(i), "exchange", "reading") for i in ("socket", "page", "api")],
     *[("lorebooks", lorebooks(i), "exchange", "lorebooks") for i in ("socket", "page", "api")],
     *[("delete", delete(i), "exchange", "deleted") for i in ("socket", "page", "api")],
+    *[
+        ("continue", continue_reply(i), "exchange", "complete")
+        for i in ("socket", "page", "api", "terminal")
+    ],
+    *[("swipe", swipe(i), "swipes", "swiped") for i in ("socket", "page", "api", "terminal")],
+    *[("edit_reply", edit_reply(i), "exchange", "edited") for i in ("socket", "page", "api")],
+    *[
+        ("delete_message", delete_message(i), "exchange", "removed")
+        for i in ("socket", "page", "api")
+    ],
+    *[("authors_note", authors_note(i), "exchange", "settings") for i in ("socket", "page", "api")],
+    *[("user_persona", user_persona(i), "exchange", "settings") for i in ("socket", "page", "api")],
 ]
 IDS = [
     f"{name}-{interface}"
@@ -341,6 +463,12 @@ IDS = [
         ("read_through", "socket page api"),
         ("lorebooks", "socket page api"),
         ("delete", "socket page api"),
+        ("continue", "socket page api terminal"),
+        ("swipe", "socket page api terminal"),
+        ("edit_reply", "socket page api"),
+        ("delete_message", "socket page api"),
+        ("authors_note", "socket page api"),
+        ("user_persona", "socket page api"),
     ]
     for interface in interfaces.split()
 ]
@@ -352,6 +480,10 @@ async def test_snapshot_plus_events_equals_a_fresh_snapshot(
 ) -> None:
     if before == "exchange":
         await exchange(scene)
+    elif before == "swipes":  # a reply with two alternatives, the second shown
+        await exchange(scene)
+        await actions.turn_regenerate(owner=scene.owner, chat_id=scene.chat.pk)
+        await scene.settle("complete")
     elif before == "streaming":
         await actions.turn_send(owner=scene.owner, chat_id=scene.chat.pk, content="Go on")
         async with asyncio.timeout(10):
@@ -372,6 +504,18 @@ async def test_snapshot_plus_events_equals_a_fresh_snapshot(
         assert scene.json_view.shown()["read_through"] == "oathbringer"
     if name == "lorebooks":
         assert len(scene.json_view.shown()["lorebooks"]) == 1
+    if name == "continue":  # the same reply, longer
+        reply = scene.json_view.shown()["messages"][-1]
+        assert reply[3] == "".join(TOKENS) * 2
+    if name == "swipe":
+        assert scene.json_view.shown()["messages"][-1][4:] == (0, 2)
+    if name == "delete_message":
+        assert [m[1] for m in scene.json_view.shown()["messages"]] == ["assistant", "assistant"]
+    if name == "authors_note":
+        settings = scene.json_view.shown()["settings"]
+        assert (settings["authors_note"], settings["authors_note_depth"]) == (NOTE, 2)
+    if name == "user_persona":
+        assert scene.json_view.shown()["settings"]["user_persona"] is not None
     if name == "delete":  # told, then closed as a missing chat is
         closed = await scene.json_socket.ws.receive_output(5)
         assert closed == {"type": "websocket.close", "code": 4404}

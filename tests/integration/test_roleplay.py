@@ -13,7 +13,8 @@ from chat.models import Chat, Message, UserPersona
 from personas.models import PersonaAsset
 from tests.fakes.llm_server import FakeLLMServer
 
-from .conftest import Connect, sse_reply
+from .conftest import Connect, chat_socket, sse_reply
+from .views import HtmlView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKENS = ["Life", " before", " death", "."]
@@ -111,6 +112,27 @@ async def test_impersonate_drafts_to_the_asking_connection_only_and_saves_nothin
     assert "Lopen" not in "".join(str(e) for e in await other.receive_nothing(0.3))
     assert await Message.objects.filter(chat=chat).acount() == 1
     assert "Write User's next message" in server.requests[-1].json()["messages"][-1]["content"]
+
+
+async def test_the_page_gets_the_draft_where_its_script_reads_it(
+    owned_chat: tuple[Chat, str], llm: Any
+) -> None:
+    await llm(sse_reply(["I", " am", " Lopen", "."]))
+    chat, key = owned_chat
+    page = HttpClient()
+    page.cookies["sessionid"] = key
+    view = HtmlView((await sync_to_async(page.get)(f"/chats/{chat.pk}/")).content.decode())
+    socket = chat_socket(chat.pk, key, html=True)
+    assert (await socket.connect())[0]
+    view.apply(await socket.receive_from(timeout=10))
+    await socket.send_json_to({"type": "impersonate"})
+    while 'data-event="draft_complete"' not in (frame := await socket.receive_from(timeout=10)):
+        view.apply(frame)
+    view.apply(frame)
+    await socket.disconnect()
+    draft = view.by_id("ws-draft")
+    assert draft is not None
+    assert draft.text_content() == "I am Lopen."
 
 
 async def test_delete_removes_one_message_for_every_connection(

@@ -24,6 +24,7 @@ class JsonView:
     messages: dict[int, dict[str, Any]]
     read_through: str = ""
     lorebooks: list[int] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
     seen_seq: dict[int, int] = field(default_factory=dict)
     deleted: bool = False
 
@@ -33,7 +34,7 @@ class JsonView:
         messages = {m["id"]: dict(m) for m in welcome["messages"]}
         chat = welcome["chat"]
         books = [book["id"] for book in chat["lorebooks"]]
-        view = cls(chat["title"], messages, chat["read_through"], books)
+        view = cls(chat["title"], messages, chat["read_through"], books, _settings(chat))
         view.seen_seq = {m["id"]: m.get("seq", 0) for m in welcome["messages"]}
         return view
 
@@ -52,8 +53,13 @@ class JsonView:
             if event["seq"] > self.seen_seq.get(message_id, 0):
                 self.messages[message_id]["content"] += event["content"]
                 self.seen_seq[message_id] = event["seq"]
-        elif kind == "complete":
+        elif kind in ("complete", "swiped", "edited"):
             self.messages[event["message"]["id"]] = dict(event["message"])
+        elif kind == "removed":
+            for removed in event["ids"]:
+                del self.messages[removed]
+        elif kind == "settings":
+            self.settings = _settings(event["chat"])
         elif kind == "cleared":
             self.messages = {m["id"]: dict(m) for m in event["messages"]}
         elif kind == "title":
@@ -74,8 +80,16 @@ class JsonView:
             "title": self.title,
             "read_through": self.read_through,
             "lorebooks": self.lorebooks,
-            "messages": [(m["id"], m["role"], m["status"], m["content"]) for m in rows],
+            "settings": self.settings,
+            "messages": [
+                (m["id"], m["role"], m["status"], m["content"], m.get("swipe"), m.get("swipes"))
+                for m in rows
+            ],
         }
+
+
+def _settings(chat: dict[str, Any]) -> dict[str, Any]:
+    return {key: chat[key] for key in ("authors_note", "authors_note_depth", "user_persona")}
 
 
 class HtmlView:
@@ -97,6 +111,9 @@ class HtmlView:
             style, _, selector = swap.partition(":")
             target = self.by_id(selector.removeprefix("#") if selector else element.get("id"))
             if target is None:
+                # htmx drops it too ("oobErrorNoTarget"): a fragment for something the
+                # page never has is a defect, except deleting what may be gone already.
+                assert style == "delete", f"no #{selector or element.get('id')} on the page"
                 continue
             if style in ("true", "outerHTML"):
                 target.getparent().replace(target, element)
@@ -128,14 +145,24 @@ class HtmlView:
         rows = []
         for article in messages.xpath('.//article[starts-with(@id, "message-")]'):
             text = article.xpath('.//div[contains(@class, "text")]')[0].text_content()
-            rows.append((article.get("id"), article.get("data-status"), _words(text)))
+            swipes = article.xpath('.//div[@class="swipes"]/span[@class="swipe-count"]')
+            count = swipes[0].text_content() if swipes else ""
+            rows.append((article.get("id"), article.get("data-status"), _words(text), count))
         title = self.by_id("chat-title")
         chosen = self.doc.xpath('//select[@id="read-through"]/option[@selected]/@value')
         books = self.doc.xpath('//details[@id="chat-books"]//input[@checked]/@value')
+        note = self.by_id("authors-note")
+        depth = self.by_id("authors-note-depth")
+        played = self.by_id("user-persona-choice")
         return {
             "title": _words(title.text_content() if title is not None else ""),
             "read_through": chosen[0] if chosen else "",
             "lorebooks": [int(book) for book in books],
+            "settings": {
+                "authors_note": note.text_content() if note is not None else None,
+                "authors_note_depth": depth.get("value") if depth is not None else None,
+                "user_persona": played.get("data-id") if played is not None else None,
+            },
             "rows": rows,
         }
 
