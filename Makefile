@@ -64,7 +64,7 @@ test: $(VENV)/.test-deps services system-deps lint
 	$(BIN)/pytest
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest --ignore=tests/browser
 
-# The benchmark suite (about 8 minutes; needs PostgreSQL and Redis, started here).
+# The benchmark suite (about 14 minutes; needs PostgreSQL and Redis, started here).
 bench: $(VENV)/.test-deps services
 	$(BIN)/python -m bench
 

@@ -11,8 +11,8 @@ persona's shipped sampling, and with the penalties that keep a small model in vo
 - the share of replies with at least one word of the persona's own name or epithet (from
   ``personas/seed/personas.toml``).
 
-The seed is fixed per prompt, so a run repeats. ``python -m bench.fidelity`` prints JSON;
-``FIDELITY_MAX_TOKENS`` (default 200) bounds each reply.
+The seed is fixed per prompt, so a run repeats. ``python -m bench.fidelity`` prints JSON
+(about 7 minutes on one core); ``FIDELITY_MAX_TOKENS`` (default 200) bounds each reply.
 """
 
 from __future__ import annotations
