@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_T
 PG_URL ?= postgres://postgres@127.0.0.1:5432/stormchat
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test setup lint services system-deps bench clean
+.PHONY: run test setup lint services system-deps bench bench-peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,16 @@ test: $(VENV)/.test-deps services system-deps lint
 # The benchmark suite (about 14 minutes; needs PostgreSQL and Redis, started here).
 bench: $(VENV)/.test-deps services
 	$(BIN)/python -m bench
+
+# Stormchat and Open WebUI side by side at REF's load (Open WebUI in a virtualenv of its
+# own, about 2 GB; not a dependency of Stormchat).
+PEER_VENV := .peer-venv
+$(PEER_VENV)/bin/open-webui:
+	python3 -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install -q open-webui==0.12.4
+
+bench-peer: $(VENV)/.test-deps services $(PEER_VENV)/bin/open-webui
+	OPEN_WEBUI_PYTHON=$(PEER_VENV)/bin/python BENCH_ONLY=REF,PEER $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios
+from bench import peer, scenarios
 from bench.harness import (
     APP_CORE,
     LOAD_CORE,
@@ -46,6 +46,8 @@ SCENARIOS = {
     "S7": scenarios.s7_embedded,
     "S8": scenarios.s8_lore,
     "S9": scenarios.s9_fidelity,
+    # Not a target: Open WebUI at REF's load, when OPEN_WEBUI_PYTHON points at it.
+    "PEER": peer.openwebui,
 }
 TARGETS = [
     ("S1", "added_ttft_p50_ms", "<=", 3, "S1 added TTFT p50 (ms)"),

@@ -71,9 +71,10 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 @contextmanager
 def process(
-    command: list[str], port: int, env: dict[str, str], core: str
+    command: list[str], port: int, env: dict[str, str], core: str, startup: float = 60
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server process pinned to a core until the block ends."""
+    """Run a server process pinned to a core until the block ends (``startup``: seconds
+    it may take to open its port)."""
     log = open(ROOT / "bench" / "results" / f"process-{port}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         pinned(command, core),
@@ -84,7 +85,7 @@ def process(
         preexec_fn=raise_fd_limit,
     )
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, proc, startup)
         yield proc
     finally:
         proc.terminate()

@@ -285,6 +285,9 @@ LLM_NUM_CTX = env.int("LLM_NUM_CTX", default=0)
 # --- Streaming chat engine ------------------------------------------------------------
 # Deltas after the first are coalesced over this window into one `stream` event.
 STREAM_COALESCE_MS = env.int("STREAM_COALESCE_MS", default=40)
+# After a reply's first token, its upstream is read at most once per coalescing window:
+# tokens wait in the socket buffer and one read takes them all (README, "Performance").
+STREAM_PACED_READS = env.bool("STREAM_PACED_READS", default=True)
 # A batch larger than this many characters is split into several `stream` events, and a
 # reply stops at MAX_REPLY_CHARS, so no frame nears daphne's 1 MB message limit whatever a
 # backend sends.

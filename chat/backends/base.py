@@ -104,6 +104,32 @@ class BackendConfig:
     context_tokens: int = 8192
     num_ctx: int = 0
     timeouts: Timeouts = Timeouts()
+    # Seconds between reads of a reply's upstream after its first token (0: read as
+    # bytes arrive). See ReadPace.
+    read_window: float = 0.0
+
+
+class ReadPace:
+    """How often a reply's upstream body is read.
+
+    Until the first token every read happens as bytes arrive, so time to first token is
+    unchanged. From then on (``steady``) the body is read at most once per ``window``:
+    between reads the connection stops reading, the bytes wait in the socket buffer (TCP
+    flow control holds a fast sender), and the next read takes everything that arrived
+    in one piece instead of one read per token. The run publishes once per window anyway,
+    so people see the same batches.
+    """
+
+    __slots__ = ("steady", "window")
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.steady = False
+
+    @property
+    def paced(self) -> bool:
+        """Whether to wait a window before the next read."""
+        return self.steady and self.window > 0
 
 
 StreamItem = str | GenerationSummary
@@ -178,9 +204,10 @@ class Backend(ABC):
 
     @abstractmethod
     def _events(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, pace: ReadPace
     ) -> AsyncIterator[str | Usage]:
-        """Yield text deltas and usage reports straight from the model."""
+        """Yield text deltas and usage reports straight from the model, reading the
+        upstream as ``pace`` says (HTTP backends; the embedded model has no upstream)."""
 
     @abstractmethod
     async def list_models(self) -> list[str]:
@@ -219,7 +246,8 @@ class Backend(ABC):
             first_at: float | None = None
             usage = Usage()
             deltas = 0
-            events = self._events(messages, options)
+            pace = ReadPace(self.config.read_window)
+            events = self._events(messages, options, pace)
             watchdog = Watchdog(started + timeouts.first_token)
             try:
                 while True:
@@ -243,6 +271,7 @@ class Backend(ABC):
                     now = loop.time()
                     if first_at is None:
                         first_at = now
+                        pace.steady = True
                     deltas += 1
                     watchdog.deadline = now + timeouts.idle
                     yield event

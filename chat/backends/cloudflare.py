@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
-from chat.backends.base import ChatMessage, GenerationOptions, Usage
+from chat.backends.base import ChatMessage, GenerationOptions, ReadPace, Usage
 from chat.backends.http import HttpBackend
 from chat.errors import BackendMisconfigured
 
@@ -53,11 +53,12 @@ class CloudflareBackend(HttpBackend):
         return {"messages": self.wire_messages(messages), "stream": True, **sampling}
 
     async def _events(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, pace: ReadPace
     ) -> AsyncIterator[str | Usage]:
         url = f"{self.account_root}/ai/run/{options.model}"
         payload = self.payload(messages, options)
-        async with aclosing(self.sse_objects(url, payload=payload, model=options.model)) as events:
+        objects = self.sse_objects(url, payload=payload, model=options.model, pace=pace)
+        async with aclosing(objects) as events:
             async for data in events:
                 if data.get("response"):
                     yield str(data["response"])

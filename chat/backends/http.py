@@ -12,9 +12,9 @@ import httpx
 import orjson
 from django.utils import timezone
 
-from chat.backends.base import Backend, ChatMessage
+from chat.backends.base import Backend, ChatMessage, ReadPace
 from chat.backends.framing import EventStreamDecoder
-from chat.backends.transport import Transport
+from chat.backends.transport import Transport, paced_body
 from chat.errors import (
     BackendAuthFailed,
     BackendError,
@@ -225,7 +225,7 @@ class HttpBackend(Backend):
             ) from None
 
     async def sse_objects(
-        self, url: str, *, payload: dict[str, Any], model: str
+        self, url: str, *, payload: dict[str, Any], model: str, pace: ReadPace | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """POST, then yield each Server-Sent Event's JSON object until ``[DONE]``.
 
@@ -240,7 +240,7 @@ class HttpBackend(Backend):
                     f"{content_type or 'no content type'!r}). {self.stream_hint}".strip()
                 )
             decoder = EventStreamDecoder(self.label)
-            async for chunk in response.aiter_bytes():
+            async for chunk in paced_body(response, pace):
                 for data in decoder.feed(chunk):
                     if data == b"[DONE]":
                         return

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chat import metrics
-from chat.backends.base import SAMPLING_OPTIONS, Backend, ChatMessage, GenerationOptions, Usage
+from chat.backends.base import (
+    SAMPLING_OPTIONS,
+    Backend,
+    ChatMessage,
+    GenerationOptions,
+    ReadPace,
+    Usage,
+)
 from chat.backends.queueing import FairQueue, PositionCallback
 from chat.errors import BackendMisconfigured, BackendReportedError
 
@@ -158,7 +165,7 @@ class LocalBackend(Backend):
         return [self.model]
 
     async def _events(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, pace: ReadPace
     ) -> AsyncIterator[str | Usage]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from chat.backends.base import ChatMessage, GenerationOptions, Usage
+from chat.backends.base import ChatMessage, GenerationOptions, ReadPace, Usage
 from chat.backends.framing import NdjsonDecoder
 from chat.backends.http import HttpBackend, parse_json
+from chat.backends.transport import paced_body
 from chat.errors import BackendProtocolError, BackendReportedError
 
 DEFAULT_HOST = "http://localhost:11434"
@@ -58,12 +59,12 @@ class OllamaBackend(HttpBackend):
         }
 
     async def _events(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, pace: ReadPace
     ) -> AsyncIterator[str | Usage]:
         url = f"{self.root}/api/chat"
         payload = self.payload(messages, options)
         async with self.open_stream(url, payload=payload, model=options.model) as response:
-            records = NdjsonDecoder(self.label).records(response.aiter_bytes())
+            records = NdjsonDecoder(self.label).records(paced_body(response, pace))
             async for line in records:
                 for item in self.record_items(parse_json(line, self.label)):
                     yield item

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
-from chat.backends.base import ChatMessage, GenerationOptions, Usage
+from chat.backends.base import ChatMessage, GenerationOptions, ReadPace, Usage
 from chat.backends.http import HttpBackend
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -53,11 +53,12 @@ class OpenAICompatBackend(HttpBackend):
         }
 
     async def _events(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, pace: ReadPace
     ) -> AsyncIterator[str | Usage]:
         url = f"{self.base}/chat/completions"
         payload = self.payload(messages, options)
-        async with aclosing(self.sse_objects(url, payload=payload, model=options.model)) as chunks:
+        objects = self.sse_objects(url, payload=payload, model=options.model, pace=pace)
+        async with aclosing(objects) as chunks:
             async for data in chunks:
                 for item in chat_chunk_items(data):
                     yield item

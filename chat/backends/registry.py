@@ -52,6 +52,7 @@ def backend_config(name: str) -> BackendConfig:
             first_token=settings.LLM_FIRST_TOKEN_TIMEOUT,
             idle=settings.LLM_IDLE_TIMEOUT,
         ),
+        read_window=settings.STREAM_COALESCE_MS / 1000 if settings.STREAM_PACED_READS else 0.0,
     )
 
 

@@ -15,14 +15,20 @@ says what happened; ``chat.backends.http`` turns those into ours.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from chat.backends.base import ReadPace
+
 # How long an idle pooled connection to an LLM server is kept for the next request.
 KEEPALIVE_SECONDS = 30.0
+# The response extension that holds the connection's asyncio transport.
+SOCKET_TRANSPORT = "stormchat.socket_transport"
 
 
 def precise_error(error: httpx.TransportError) -> httpx.TransportError:
@@ -82,7 +88,12 @@ class Transport(AiohttpTransport):
             response = await super().handle_async_request(request)
         except httpx.TransportError as error:
             raise precise_error(error) from error.__cause__
-        response.stream = _Body(response.stream)
+        stream = response.stream
+        response.stream = _Body(stream)
+        # For paced reads: the socket's transport, which can stop reading for a while.
+        aiohttp_response = getattr(stream, "_aiohttp_response", None)
+        connection = getattr(aiohttp_response, "connection", None)
+        response.extensions[SOCKET_TRANSPORT] = getattr(connection, "transport", None)
         return response
 
     def abandon(self) -> None:
@@ -94,3 +105,40 @@ class Transport(AiohttpTransport):
             session.detach()
             if connector is not None:
                 connector._close()  # the loop is gone, so there is nothing to await
+
+
+async def paced_body(response: httpx.Response, pace: ReadPace | None) -> AsyncIterator[bytes]:
+    """The response body's chunks, read as ``pace`` says.
+
+    While paced, the connection's transport stops reading for a window after each chunk,
+    so what the server sends meanwhile waits in the kernel's socket buffer and the next
+    read (one ``recv``, one parse, one chunk up this stack) takes all of it. Stopping the
+    run cancels the wait at once; the stream's watchdog still times out a stalled server.
+    """
+    transport = _socket_transport(response) if pace is not None else None
+    async for chunk in response.aiter_bytes():
+        yield chunk
+        if transport is None or pace is None or not pace.paced or transport.is_closing():
+            continue
+        transport.pause_reading()
+        try:
+            await asyncio.sleep(pace.window)
+        finally:
+            if not transport.is_closing():
+                transport.resume_reading()
+
+
+class Pausable(Protocol):
+    """A transport that can stop and restart reading its socket (asyncio's and uvloop's,
+    which does not subclass asyncio.Transport)."""
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def is_closing(self) -> bool: ...
+
+
+def _socket_transport(response: httpx.Response) -> Pausable | None:
+    """The socket transport under a response from our transport (None from any other,
+    such as a test's mock transport, or once the body has all arrived)."""
+    transport = response.extensions.get(SOCKET_TRANSPORT)
+    return transport if hasattr(transport, "pause_reading") else None

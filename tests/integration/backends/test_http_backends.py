@@ -57,13 +57,14 @@ class Flavour:
     error_body: Callable[[str], bytes]
     mid_stream_error: bytes
 
-    def make(self, url: str, **timeouts: float) -> Backend:
+    def make(self, url: str, *, read_window: float = 0.0, **timeouts: float) -> Backend:
         config = BackendConfig(
             name=self.backend.name,
             base_url=url + ("/v1" if self.backend is OpenAICompatBackend else ""),
             api_key=SECRET,
             account_id="acct123",
             timeouts=Timeouts(**{"connect": 2, "first_token": 2, "idle": 1, **timeouts}),
+            read_window=read_window,
         )
         return self.backend(config)
 
