@@ -74,6 +74,8 @@ async def openwebui(ctx: dict[str, Any]) -> dict[str, Any]:
             "WEBUI_SECRET_KEY": "bench-" + "x" * 40,
             "OPENAI_API_BASE_URL": ctx["backend_url"],
             "OPENAI_API_KEY": "bench",
+            # What `open-webui serve` sets before starting uvicorn: the bundled frontend.
+            "FROM_INIT_PY": "true",
         }
         command = [python, "-m", "uvicorn", "open_webui.main:app", "--host", "127.0.0.1"]
         command += ["--port", str(port), "--log-level", "warning"]

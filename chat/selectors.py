@@ -16,6 +16,7 @@ from chat.ownership import Owner
 from personas.lore import series
 from personas.macros import DEFAULT_USER_NAME
 from personas.models import Lorebook, PersonaAsset
+from stormchat.queries import first_row
 from stormchat.text import without_nul
 
 
@@ -25,7 +26,7 @@ def chat_get_for_owner(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None
         chat_uuid = uuid.UUID(str(chat_id))
     except ValueError:
         return None
-    return Chat.objects.owned_by(owner).select_related("persona").filter(pk=chat_uuid).first()
+    return first_row(Chat.objects.owned_by(owner).select_related("persona").filter(pk=chat_uuid))
 
 
 def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
@@ -35,9 +36,7 @@ def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
     except ValueError:
         return None
     chats = Chat.objects.owned_by(owner).select_related("persona", "user", "user_persona")
-    # Sliced, not first(): ordering by pk made compiling the query a sixth of its cost.
-    found = list(chats.filter(pk=chat_uuid)[:1])
-    return found[0] if found else None
+    return first_row(chats.filter(pk=chat_uuid))
 
 
 def _user_icons(persona: object) -> models.QuerySet[PersonaAsset]:
@@ -66,7 +65,7 @@ def chat_user(chat: Chat) -> PromptUser:
         return PromptUser(DEFAULT_USER_NAME)
     user = chat.user if "user" in chat._state.fields_cache else None
     if user is None:
-        user = get_user_model().objects.filter(pk=chat.user_id).first()
+        user = first_row(get_user_model().objects.filter(pk=chat.user_id))
     return PromptUser(user.get_username() if user else DEFAULT_USER_NAME)
 
 
@@ -190,7 +189,7 @@ def chat_latest_window(*, chat: Chat, before: int | None = None) -> MessageWindo
 
 def message_in_chat(*, chat: Chat, message_id: int) -> Message | None:
     """One message of this (already owner-checked) chat."""
-    return Message.objects.filter(chat=chat, pk=message_id).first()
+    return first_row(Message.objects.filter(chat=chat, pk=message_id))
 
 
 def chat_streaming_reply(*, chat_id: uuid.UUID) -> Message | None:

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils.crypto import constant_time_compare
 
+from stormchat.queries import first_row
+
 CLOSE_SESSION_ENDED = 4401
 
 
@@ -30,7 +32,7 @@ def session_is_current(session_key: str | None, user_id: int | None) -> bool:
     data = store.load()
     if data.get(SESSION_KEY) != str(user_id):
         return False
-    user = get_user_model().objects.filter(pk=user_id).first()
+    user = first_row(get_user_model().objects.filter(pk=user_id))
     if user is None or not user.is_active:
         return False
     return constant_time_compare(data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash())

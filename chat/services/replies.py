@@ -9,6 +9,7 @@ from django.db.models import Case, TextField, Value, When
 from chat.backends.base import GenerationSummary
 from chat.live import live_ids
 from chat.models import Message
+from stormchat.queries import first_row
 
 Status = Message.Status
 Role = Message.Role
@@ -52,7 +53,7 @@ def reply_finish(
             "duration_ms": summary.duration_ms,
         }
     Message.objects.filter(pk=message_id).update(**fields)
-    return Message.objects.filter(pk=message_id).first()
+    return first_row(Message.objects.filter(pk=message_id))
 
 
 INTERRUPTED_NOTE = "The server stopped while this reply was being written."
