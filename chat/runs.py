@@ -28,7 +28,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from chat import events, metrics
-from chat.backends.base import GenerationSummary
+from chat.backends.base import GenerationSummary, ReadPace
 from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
 from chat.jobs import ReplyJob
@@ -79,6 +79,21 @@ def running_here() -> set[int]:
 metrics.RUNS_ACTIVE.set_function(lambda: len(_running))
 
 
+def coalescing_window(streaming: int | None = None) -> float:
+    """Seconds between a reply's batches (and its upstream's reads) with ``streaming``
+    replies being written here (default: now): ``STREAM_COALESCE_MS`` for one, widening
+    linearly to ``STREAM_COALESCE_MAX_MS`` at ``STREAM_COALESCE_BUSY_REPLIES``. Each window
+    costs a read, a publish and a frame per reply, so a busy process spends less per
+    token; one person on an idle server gets the finest stream."""
+    streaming = len(_running) if streaming is None else streaming
+    low, high = settings.STREAM_COALESCE_MS, max(settings.STREAM_COALESCE_MAX_MS, 0)
+    busy = settings.STREAM_COALESCE_BUSY_REPLIES
+    if high <= low or busy <= 1:
+        return low / 1000
+    share = min(max(streaming - 1, 0) / (busy - 1), 1.0)
+    return (low + (high - low) * share) / 1000
+
+
 def start_reply(job: ReplyJob) -> asyncio.Task[None]:
     """Start writing the saved reply in the background and return its task."""
     run = ReplyRun(job)
@@ -114,6 +129,8 @@ class ReplyRun:
         self.store_outage = Outage("live store", self.log_context)
         self.pending: list[str] = []
         self.has_data = asyncio.Event()
+        # Reads of the upstream follow the publishing window (STREAM_PACED_READS).
+        self.pace = ReadPace(0.0)
         self.finished = False
         self.summary: GenerationSummary | None = None
         # The inspector's record of the prompt's lore, saved with the reply.
@@ -184,7 +201,9 @@ class ReplyRun:
             loop = asyncio.get_running_loop()
             prompt = await loop.run_in_executor(_prompt_builder, job.prompt)
             self.lore = {"lore": prompt.lore, "lore_dropped": prompt.lore_dropped}
-            stream = job.backend.stream(prompt.messages, job.options, on_queued=self._queued)
+            stream = job.backend.stream(
+                prompt.messages, job.options, on_queued=self._queued, pace=self.pace
+            )
             async with aclosing(stream):
                 async for item in stream:
                     if isinstance(item, GenerationSummary):
@@ -217,7 +236,6 @@ class ReplyRun:
 
     async def _publish_loop(self) -> None:
         """Publish the first delta at once, then one batch per coalescing window."""
-        window = settings.STREAM_COALESCE_MS / 1000
         flusher = reply_flusher()
         while True:
             # Under load a batch is nearly always waiting after the window: go straight
@@ -235,6 +253,8 @@ class ReplyRun:
                 await self._publish()
                 return
             flusher.note(self.message_id, self.text)
+            window = coalescing_window()
+            self.pace.window = window if settings.STREAM_PACED_READS else 0.0
             await asyncio.sleep(window)
 
     async def _publish(self) -> None:

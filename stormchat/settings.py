@@ -285,6 +285,11 @@ LLM_NUM_CTX = env.int("LLM_NUM_CTX", default=0)
 # --- Streaming chat engine ------------------------------------------------------------
 # Deltas after the first are coalesced over this window into one `stream` event.
 STREAM_COALESCE_MS = env.int("STREAM_COALESCE_MS", default=40)
+# A busy process widens the window (fewer frames and reads per reply, so less CPU per
+# token): linearly from STREAM_COALESCE_MS with no other reply streaming to this at
+# STREAM_COALESCE_BUSY_REPLIES replies or more (README, "Performance").
+STREAM_COALESCE_MAX_MS = env.int("STREAM_COALESCE_MAX_MS", default=100)
+STREAM_COALESCE_BUSY_REPLIES = env.int("STREAM_COALESCE_BUSY_REPLIES", default=100)
 # After a reply's first token, its upstream is read at most once per coalescing window:
 # tokens wait in the socket buffer and one read takes them all (README, "Performance").
 STREAM_PACED_READS = env.bool("STREAM_PACED_READS", default=True)

@@ -228,8 +228,13 @@ class Backend(ABC):
         options: GenerationOptions,
         *,
         on_queued: PositionCallback | None = None,
+        pace: ReadPace | None = None,
     ) -> AsyncIterator[StreamItem]:
         """Yield text deltas as they arrive, then one GenerationSummary.
+
+        ``pace`` is how often to read the upstream once the first token is in; the caller
+        may change its window as it goes (a run keeps it at its publishing window).
+        Without one, reads are paced at ``BackendConfig.read_window``.
 
         A backend that serves one reply at a time first waits its turn, calling
         ``on_queued`` with the place in line whenever it changes. Closing or cancelling
@@ -246,7 +251,7 @@ class Backend(ABC):
             first_at: float | None = None
             usage = Usage()
             deltas = 0
-            pace = ReadPace(self.config.read_window)
+            pace = pace or ReadPace(self.config.read_window)
             events = self._events(messages, options, pace)
             watchdog = Watchdog(started + timeouts.first_token)
             try:
