@@ -366,17 +366,28 @@ async def watch_turn(ws: ClientConnection) -> Turn:
 
 async def direct_turn(client: httpx.AsyncClient, backend_url: str) -> Turn:
     """The backend's own TTFT and duration, streamed straight from it with httpx."""
+    return await sse_turn(client, f"{backend_url}/chat/completions")
+
+
+async def sse_turn(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> Turn:
+    """One streamed chat completion from an OpenAI-compatible endpoint: TTFT, duration
+    and the text of its content deltas (events without choices are skipped)."""
     payload = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "x"}]}
     sent = time.perf_counter()
     first = None
     parts: list[str] = []
-    async with client.stream("POST", f"{backend_url}/chat/completions", json=payload) as response:
+    async with client.stream("POST", url, json=payload, headers=headers) as response:
+        response.raise_for_status()
         async for line in response.aiter_lines():
-            if line.startswith("data: {"):
-                delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
-                if delta:
-                    first = first or time.perf_counter()
-                    parts.append(delta)
+            if not line.startswith("data: {"):
+                continue
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            delta = (choices[0].get("delta") or {}).get("content")
+            if delta:
+                first = first or time.perf_counter()
+                parts.append(delta)
     done = time.perf_counter()
     first = first or done
     return Turn(first - sent, done - first, len(parts), 0, "".join(parts), "complete")

@@ -15,7 +15,6 @@ Without it this scenario reports that it did not run.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -33,6 +32,7 @@ from bench.harness import (
     free_port,
     percentile,
     process,
+    sse_turn,
     summary_ms,
 )
 
@@ -103,25 +103,8 @@ async def sign_up(base: str) -> str:
 
 async def peer_turn(client: httpx.AsyncClient, base: str, token: str) -> Turn:
     """One streamed reply through Open WebUI's chat completions endpoint."""
-    payload = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "x"}]}
     headers = {"Authorization": f"Bearer {token}"}
-    sent = time.perf_counter()
-    first = None
-    parts: list[str] = []
-    url = f"{base}/api/chat/completions"
-    async with client.stream("POST", url, json=payload, headers=headers) as response:
-        response.raise_for_status()
-        async for line in response.aiter_lines():
-            if not line.startswith("data: {"):
-                continue
-            choices = json.loads(line[6:]).get("choices") or [{}]
-            delta = (choices[0].get("delta") or {}).get("content")
-            if delta:
-                first = first or time.perf_counter()
-                parts.append(delta)
-    done = time.perf_counter()
-    first = first or done
-    return Turn(first - sent, done - first, len(parts), 0, "".join(parts), "complete")
+    return await sse_turn(client, f"{base}/api/chat/completions", headers)
 
 
 async def measure(ctx: dict[str, Any], base: str, token: str, pid: int) -> dict[str, Any]:

@@ -436,10 +436,10 @@ async def s7_embedded(ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def s8_lore(ctx: dict[str, Any]) -> dict[str, Any]:
-    """Prompt assembly with a 1,000-entry lorebook, scan depth 10, 200-message chat."""
-    done = subprocess.run(  # noqa: ASYNC221 - nothing else runs while it measures
-        pinned([sys.executable, "-m", "bench.lore"], APP_CORE),
+def measured_in_process(module: str) -> dict[str, Any]:
+    """Run ``python -m <module>`` pinned like the app and return the JSON it prints last."""
+    done = subprocess.run(
+        pinned([sys.executable, "-m", module], APP_CORE),
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "stormchat.settings", "DEBUG": "1"},
         capture_output=True,
@@ -448,17 +448,13 @@ async def s8_lore(ctx: dict[str, Any]) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+async def s8_lore(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Prompt assembly with a 1,000-entry lorebook, scan depth 10, 200-message chat."""
+    return measured_in_process("bench.lore")  # nothing else runs while it measures
 
 
 async def s9_fidelity(ctx: dict[str, Any]) -> dict[str, Any]:
     """Persona fidelity on the embedded model: 8 personas by 5 prompts (bench.fidelity)."""
-    done = subprocess.run(  # noqa: ASYNC221 - nothing else runs while it measures
-        pinned([sys.executable, "-m", "bench.fidelity"], APP_CORE),
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "stormchat.settings", "DEBUG": "1"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return measured_in_process("bench.fidelity")

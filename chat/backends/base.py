@@ -251,7 +251,7 @@ class Backend(ABC):
             first_at: float | None = None
             usage = Usage()
             deltas = 0
-            pace = pace or ReadPace(self.config.read_window)
+            pace = pace if pace is not None else ReadPace(self.config.read_window)
             events = self._events(messages, options, pace)
             watchdog = Watchdog(started + timeouts.first_token)
             try:
