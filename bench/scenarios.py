@@ -162,6 +162,9 @@ async def concurrent_streams(
         "app_ack": summary_ms([t.ack for t in app if t.ack is not None]),
         "direct_ttft": summary_ms([t.ttft for t in direct]),
         "relay_ttft": summary_ms([t.ttft for t in relay]),
+        # First token to the end: what a reply's pace (and its last batch) adds.
+        "app_duration": summary_ms([t.duration for t in app]),
+        "direct_duration": summary_ms([t.duration for t in direct]),
         "added_ttft_p50_ms": (
             percentile([t.ttft for t in app], 0.5) - percentile([t.ttft for t in direct], 0.5)
         )

@@ -255,7 +255,8 @@ class ReplyRun:
             flusher.note(self.message_id, self.text)
             window = coalescing_window()
             self.pace.window = window if settings.STREAM_PACED_READS else 0.0
-            await asyncio.sleep(window)
+            if not self.pace.held:  # held reads come a window apart already
+                await asyncio.sleep(window)
 
     async def _publish(self) -> None:
         """Send what is pending as one batch (split only if it is very large)."""

@@ -9,13 +9,14 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from chat.models import Chat, Message, Reader, UserPersona
 from chat.ownership import Owner
 from personas.lore import series
 from personas.macros import DEFAULT_USER_NAME
 from personas.models import Lorebook, PersonaAsset
+from personas.selectors import persona_as_saved
 from stormchat.queries import first_row
 from stormchat.text import without_nul
 
@@ -30,13 +31,25 @@ def chat_get_for_owner(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None
 
 
 def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
-    """The owner's chat with its persona and user, for saving a turn (one query)."""
+    """The owner's chat with its persona and user, for saving a turn: one query, and the
+    persona from the process's copy of its saved revision (read once per revision)."""
     try:
         chat_uuid = uuid.UUID(str(chat_id))
     except ValueError:
         return None
-    chats = Chat.objects.owned_by(owner).select_related("persona", "user", "user_persona")
-    return first_row(chats.filter(pk=chat_uuid))
+    chats = (
+        Chat.objects.owned_by(owner)
+        .select_related("user", "user_persona")
+        .annotate(persona_saved_at=F("persona__updated_at"))
+    )
+    chat = first_row(chats.filter(pk=chat_uuid))
+    if chat is None:
+        return None
+    persona = persona_as_saved(persona_id=chat.persona_id, updated_at=chat.persona_saved_at)
+    if persona is None:
+        return None
+    chat.persona = persona
+    return chat
 
 
 def _user_icons(persona: object) -> models.QuerySet[PersonaAsset]:
@@ -111,7 +124,10 @@ def chat_lorebooks(*, chat: Chat) -> list[Lorebook]:
         | Q(personas=chat.persona_id)
         | Q(chats=chat.pk)
     )
-    return list(Lorebook.objects.filter(reads, is_active=True).distinct().order_by("pk"))
+    # What compiling a book reads (personas.lore.compiled), without the editors' JSON fields.
+    fields = ("revision", "name", "scan_depth", "token_budget", "recursive_scanning")
+    books = Lorebook.objects.filter(reads, is_active=True).distinct().order_by("pk")
+    return list(books.only(*fields, "recursion_steps"))
 
 
 def reader_read_through(owner: Owner) -> str:

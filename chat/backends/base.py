@@ -118,13 +118,18 @@ class ReadPace:
     flow control holds a fast sender), and the next read takes everything that arrived
     in one piece instead of one read per token. The run publishes once per window anyway,
     so people see the same batches.
+
+    Once reads are really held back (``held``: the connection could stop reading), each
+    read is a window's worth, so a reader can publish what it read at once instead of
+    waiting for a timer of its own, which would add up to another window to every batch.
     """
 
-    __slots__ = ("steady", "window")
+    __slots__ = ("held", "steady", "window")
 
     def __init__(self, window: float) -> None:
         self.window = window
         self.steady = False
+        self.held = False
 
     @property
     def paced(self) -> bool:

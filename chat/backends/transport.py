@@ -121,6 +121,7 @@ async def paced_body(response: httpx.Response, pace: ReadPace | None) -> AsyncIt
         if transport is None or pace is None or not pace.paced or transport.is_closing():
             continue
         transport.pause_reading()
+        pace.held = True
         try:
             await asyncio.sleep(pace.window)
         finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from personas.models import Lorebook, LoreEntry, Persona
 
@@ -52,7 +53,8 @@ def _link(book: Lorebook, definition: dict[str, Any]) -> None:
     book.personas.add(*Persona.objects.filter(slug__in=definition.get("personas", [])))
     own = definition.get("persona")
     if own:
-        Persona.objects.filter(slug=own).update(own_lorebook=book)
+        # A new revision (update() skips auto_now), so no cached copy keeps the old book.
+        Persona.objects.filter(slug=own).update(own_lorebook=book, updated_at=timezone.now())
 
 
 @transaction.atomic

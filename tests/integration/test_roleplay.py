@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client as HttpClient
 
 from chat.models import Chat, Message, UserPersona
-from personas.models import PersonaAsset
+from personas.models import Persona, PersonaAsset
 from tests.fakes.llm_server import FakeLLMServer
 
 from .conftest import Connect, chat_socket, sse_reply
@@ -247,3 +247,23 @@ async def test_fork_copies_the_chat_up_to_a_message(
     assert [m["role"] for m in fork["messages"]] == ["assistant", "user", "assistant"]
     assert (fork["messages"][-1]["swipes"], fork["messages"][-1]["swipe"]) == (2, 1)
     assert fork["id"] != str(chat.pk)
+
+
+async def test_a_persona_edited_between_turns_speaks_as_edited_from_the_next_turn(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: Any
+) -> None:
+    """Turns read the persona from the process's copy of its saved revision: a save (the
+    admin's) is a new revision, so the very next turn uses it."""
+    server = await llm(sse_reply(TOKENS))
+    chat, key = owned_chat
+    client = await connect(chat.pk, key)
+    await first_exchange(client)
+    persona = await Persona.objects.aget(pk=chat.persona_id)
+    persona.system_prompt = "You are Kaladin Stormblessed, now bonded to Syl for years."
+    await sync_to_async(persona.save)()
+
+    await client.send(type="chat", content="What changed?")
+    await client.receive_until("complete")
+    before, after = prompts(server)[-2:]
+    assert "bonded to Syl for years" not in before[0]["content"]
+    assert "bonded to Syl for years" in after[0]["content"]

@@ -4,7 +4,9 @@ most once per window, with nothing lost, stop still immediate and stalls still c
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import uvloop
 
@@ -36,6 +38,7 @@ async def test_a_paced_read_takes_everything_that_arrived_since_the_last(
     chunks = await read_all(server.url + "/", pace)
     assert b"".join(chunks) == b"".join(PIECES)
     assert len(chunks) <= 5  # a read per half-second window, not one per chunk
+    assert pace.held  # so the run publishes each read at once (chat/runs.py)
 
 
 async def test_reads_are_paced_on_uvloop_too(fake_llm: StartServer) -> None:
@@ -59,9 +62,31 @@ async def test_before_the_first_token_every_chunk_is_read_as_it_arrives(
     fake_llm: StartServer,
 ) -> None:
     server = await fake_llm(Reply(body=paced(PIECES, 0.01)))
-    chunks = await read_all(server.url + "/", ReadPace(0.5))  # never steady
+    pace = ReadPace(0.5)  # never steady
+    chunks = await read_all(server.url + "/", pace)
     assert b"".join(chunks) == b"".join(PIECES)
     assert len(chunks) > 10
+    assert not pace.held
+
+
+async def test_a_body_that_cannot_be_held_back_is_read_as_it_comes() -> None:
+    """Another transport (a test's mock) has no socket to pause: every chunk is read, and
+    the pace says reads were not held, so the run keeps its own publishing timer."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in PIECES:
+            yield piece
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body()))
+    pace = ReadPace(0.5)
+    pace.steady = True
+    async with (
+        httpx.AsyncClient(transport=transport) as client,
+        client.stream("GET", "http://upstream.test/") as response,
+    ):
+        chunks = [chunk async for chunk in paced_body(response, pace)]
+    assert chunks == PIECES
+    assert not pace.held
 
 
 async def test_paced_replies_arrive_whole(flavour: Flavour, fake_llm: StartServer) -> None:
