@@ -47,11 +47,46 @@
     });
   }
 
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && document.body.dataset.streaming === "true" && stopButton) {
-      stopButton.click();
+  /* ---- the phone's drawer (the list of chats) and the chat's options ---- */
+  const drawerToggle = document.querySelector(".drawer-toggle");
+  const drawerOpen = () => document.body.dataset.drawer === "open";
+  const setDrawer = (open) => {
+    if (!drawerToggle) return;
+    document.body.dataset.drawer = open ? "open" : "closed";
+    drawerToggle.setAttribute("aria-expanded", String(open));
+    if (open) {
+      const close = document.querySelector(".drawer-close");
+      if (close) close.focus();
+    } else {
+      drawerToggle.focus();
     }
+  };
+  if (drawerToggle) drawerToggle.addEventListener("click", () => setDrawer(!drawerOpen()));
+  document.querySelectorAll("[data-drawer-close]").forEach((button) =>
+    button.addEventListener("click", () => setDrawer(false))
+  );
+  const toolsToggle = document.querySelector(".tools-toggle");
+  if (toolsToggle) {
+    toolsToggle.addEventListener("click", () => {
+      const open = toolsToggle.getAttribute("aria-expanded") !== "true";
+      toolsToggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    if (drawerOpen()) {
+      setDrawer(false);
+      return;
+    }
+    if (document.body.dataset.streaming === "true" && stopButton) stopButton.click();
   });
+
+  /* ---- the installable app: a service worker for the static files and offline page ---- */
+  const worker = document.body.dataset.serviceWorker;
+  if (worker && "serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register(worker, { scope: "/" }).catch((error) => log("service worker", String(error)));
+  }
 
   /* ---- connection badge ---- */
   let everOpened = false;

@@ -97,6 +97,7 @@ def test_the_controls_fit_a_phone(context: BrowserContext, live_url: str) -> Non
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
     last_reply(page).get_by_role("button", name="Regenerate").click()
     expect(last_reply(page).locator(".swipe-count")).to_have_text("2/2")
+    page.get_by_role("button", name="Chat options").click()  # a phone keeps them folded
     page.get_by_text("Author's note & you").click()
     expect(page.locator("#authors-note")).to_be_visible()
     box = page.locator("#chat-settings form").bounding_box()

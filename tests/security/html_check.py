@@ -17,6 +17,14 @@ URL_ATTRIBUTES = {
 ACTIVE_SCHEMES = ("javascript:", "vbscript:", "data:", "livescript:")
 # Our own pages load scripts only from static files.
 OWN_SCRIPT = re.compile(r"^/static/[\w./-]+\.js$")
+# The links a page may carry: styles and icons, and the installable app's manifest, from
+# our own files only.
+OWN_LINKS = {
+    "stylesheet": re.compile(r"^/static/[\w./-]+\.css$"),
+    "icon": re.compile(r"^/static/[\w./-]+\.(svg|png)$"),
+    "apple-touch-icon": re.compile(r"^/static/[\w./-]+\.png$"),
+    "manifest": re.compile(r"^/manifest\.webmanifest$"),
+}
 
 
 def _scheme(value: str) -> str:
@@ -42,7 +50,8 @@ class ActiveContentFinder(HTMLParser):
             self.problems.append(f"<{tag}> element")
         if tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
             self.problems.append("<meta http-equiv=refresh>")
-        if tag == "link" and values.get("rel") not in ("stylesheet", "icon"):
+        own = OWN_LINKS.get(values.get("rel", ""))
+        if tag == "link" and (own is None or not own.match(values.get("href", ""))):
             self.problems.append(f"<link> {attrs}")
         for name, value in values.items():
             if name.startswith("on"):
