@@ -15,22 +15,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from chat import drafts, events, services
+from chat.attachments import PreparedFile, prepare_upload
 from chat.attempts import count_attempt
-from chat.backends.registry import backend_for_persona
-from chat.errors import NotFound, NotStreaming, TooManyChats
+from chat.backends.base import Backend
+from chat.backends.registry import backend_for_persona, sees_images
+from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats, VisionUnsupported
 from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
-from chat.models import Chat, Message, UserPersona
+from chat.models import Attachment, Chat, Message, UserPersona
 from chat.ownership import Owner
 from chat.presenters import books_data, message_data
 from chat.prompting import CONTINUE_INSTRUCTION, AuthorsNote, LoreSources
@@ -314,12 +317,15 @@ async def turn_send(
     owner: Owner,
     chat_id: uuid.UUID | str,
     content: str,
+    attachments: Sequence[uuid.UUID] = (),
     backend_name: str | None = None,
     rate_limited: bool = True,
     address: str | None = None,
 ) -> ReplyJob:
-    """Send a message; the persona answers. The run publishes ``ack``, ``listed``,
-    ``queued`` (embedded model, when it must wait), ``stream``..., then ``complete``."""
+    """Send a message, with the chat's unsent ``attachments`` (uploaded first); the
+    persona answers. The run publishes ``ack``, ``listed``, ``queued`` (embedded model,
+    when it must wait), ``stream``..., then ``complete``. Pictures to a backend that can't
+    see them are refused (``vision_unsupported``) before anything is saved."""
     return await _turn(
         kind="chat",
         owner=owner,
@@ -328,7 +334,53 @@ async def turn_send(
         rate_limited=rate_limited,
         address=address,
         content=content,
+        attachments=tuple(attachments),
     )
+
+
+# --- attachments -------------------------------------------------------------------------
+
+
+# Pictures are decoded on threads of their own, at most two at once per process, so
+# uploads neither hold the database thread nor pile up memory (each is capped in size).
+_picture_work = threading.BoundedSemaphore(2)
+
+
+def _prepared(name: str, data: bytes) -> PreparedFile:
+    with _picture_work:
+        return prepare_upload(name, data)
+
+
+async def attachment_upload(
+    *, owner: Owner, chat_id: uuid.UUID | str, name: str, data: bytes
+) -> Attachment:
+    """Check, convert and store a file for the chat's next message. Counts against the
+    owner's upload limit; the picture work happens off the event loop and the database
+    thread."""
+
+    def allowed() -> Chat:
+        decision = attempt(limit_for("uploads"), owner.identity)
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too many uploads; try again in {decision.retry_after} s.",
+                retry_after=decision.retry_after,
+            )
+        return _owned(owner, chat_id)
+
+    chat = await database_sync_to_async(allowed)()
+    prepared = await sync_to_async(_prepared, thread_sensitive=False)(name, data)
+    create = database_sync_to_async(services.attachment_create)
+    return await create(chat=chat, prepared=prepared)
+
+
+def attachment_remove(*, owner: Owner, chat_id: uuid.UUID | str, attachment_id: str) -> None:
+    """Remove a file that was uploaded but not sent."""
+    chat = _owned(owner, chat_id)
+    try:
+        found = uuid.UUID(str(attachment_id))
+    except ValueError:
+        raise NotFound("No such attachment waiting to be sent.") from None
+    services.attachment_delete(chat=chat, attachment_id=found)
 
 
 async def turn_regenerate(
@@ -465,6 +517,7 @@ def _save_turn(
     address: str | None = None,
     content: str = "",
     message_id: int | None = None,
+    attachments: tuple[uuid.UUID, ...] = (),
 ) -> ReplyJob:
     """Count the attempt, save the turn and read what its prompt is built from. Blocking;
     raises ChatError subclasses. No model work happens here: the run counts tokens."""
@@ -478,7 +531,7 @@ def _save_turn(
     backend, options = backend_for_persona(chat.persona, backend_name)
     target = {"chat_id": chat.pk, "backend": backend.name, "model": options.model}
     if kind == "chat":
-        turn = services.turn_start(content=content, **target)
+        turn = _send(chat, backend, content, attachments, target)
     elif kind == "regenerate":
         turn = services.turn_regenerate(**target)
     elif kind == "continue":
@@ -505,4 +558,27 @@ def _save_turn(
         authors_note=AuthorsNote(chat.authors_note, chat.authors_note_depth),
         instruction=CONTINUE_INSTRUCTION if kind == "continue" else "",
         wants_title=turn.user is not None and not chat.title and len(history) <= 2,
+        vision=sees_images(chat.persona, backend),
     )
+
+
+def _send(
+    chat: Chat, backend: Backend, content: str, ids: tuple[uuid.UUID, ...], target: dict[str, Any]
+) -> services.Turn:
+    """A new user message and its reply, with its attachments (checked first: pictures
+    need a backend that sees them)."""
+    if not ids:
+        return services.turn_start(content=content, **target)
+    attached = services.attachments_for_message(chat=chat, ids=ids)
+    if any(a.kind == Attachment.Kind.IMAGE for a in attached) and not sees_images(
+        chat.persona, backend
+    ):
+        raise VisionUnsupported(
+            f"{chat.persona.name}'s model ({target['model'] or backend.name}) can't see "
+            "pictures. Remove them, or ask the admin to turn on vision."
+        )
+    with transaction.atomic():
+        turn = services.turn_start(content=content, text_required=False, **target)
+        assert turn.user is not None
+        services.attachments_send(message=turn.user, attachments=attached)
+    return turn

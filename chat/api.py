@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chat import actions, selectors
 from chat.errors import ChatError
 from chat.inputs import (
+    attachment_ids,
     number_input,
     number_list,
     optional_number,
@@ -218,14 +219,16 @@ async def _owner(request: HttpRequest) -> Owner:
 
 @require_POST
 async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
-    """``POST /api/chats/<id>/messages/ {"content": ...}``: send a message."""
+    """``POST /api/chats/<id>/messages/ {"content": ..., "attachments": [id, ...]}``:
+    send a message (with files uploaded to ``/api/chats/<id>/attachments/``)."""
     data = json_body(request) or {}
     try:
-        content = text_input(data.get("content"))
+        content = text_input(data.get("content", ""))
         job = await actions.turn_send(
             owner=await _owner(request),
             chat_id=chat_id,
             content=content,
+            attachments=attachment_ids(data.get("attachments")),
             address=client_ip(request),
         )
     except ChatError as error:

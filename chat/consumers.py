@@ -19,7 +19,13 @@ from django.conf import settings
 from chat import actions, metrics
 from chat.errors import NotStreaming, as_chat_error
 from chat.events import auth_group, chat_group, owner_group
-from chat.inputs import number_input, number_list, settings_input, text_input
+from chat.inputs import (
+    attachment_ids,
+    number_input,
+    number_list,
+    settings_input,
+    text_input,
+)
 from chat.ownership import Owner
 from chat.positions import StreamPositions
 from chat.rendering import HtmlRenderer
@@ -149,9 +155,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- client frames: parse, then call the action ------------------------------------
 
     async def on_chat(self, data: dict[str, Any]) -> None:
-        content = text_input(data.get("content"))
+        content = text_input(data.get("content", ""))
         await actions.turn_send(
-            owner=self.owner, chat_id=self._chat_id(), content=content, address=self._address()
+            owner=self.owner,
+            chat_id=self._chat_id(),
+            content=content,
+            attachments=attachment_ids(data.get("attachments")),
+            address=self._address(),
         )
 
     async def on_regenerate(self, data: dict[str, Any]) -> None:

@@ -101,6 +101,31 @@ class ContentTooLong(ChatError):
     code = "too_long"
 
 
+class UnsupportedFile(ChatError):
+    """An attachment that is neither a picture we read nor a text file."""
+
+    code = "unsupported_file"
+
+
+class AttachmentTooLarge(ChatError):
+    """An attachment, or one message's together, over ATTACHMENT_MAX_BYTES."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class TooManyAttachments(ChatError):
+    """More attachments than a message (or a chat's composer) may hold."""
+
+    code = "too_many_attachments"
+
+
+class VisionUnsupported(ChatError):
+    """Pictures sent to a backend or model that can't see them (nothing was sent)."""
+
+    code = "vision_unsupported"
+
+
 class RateLimited(ChatError):
     """Too many attempts in the current window; try again after ``retry_after`` s."""
 

@@ -3,6 +3,7 @@ named error (``bad_request``, ``invalid_content``) before any action sees them."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,19 @@ def text_input(value: object, *, what: str = "A message") -> str:
     if not isinstance(value, str):
         raise InvalidContent(f"{what} must be text.")
     return value
+
+
+def attachment_ids(value: object, *, most: int = 32) -> list[uuid.UUID]:
+    """Attachment ids: a list of them (JSON), one (a form with a single file), or none."""
+    if value is None or value == "":
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or len(items) > most:
+        raise BadRequest(f"attachments must be a list of at most {most} ids.")
+    try:
+        return list(dict.fromkeys(uuid.UUID(str(item)) for item in items if item != ""))
+    except ValueError:
+        raise BadRequest("attachments must be attachment ids.") from None
 
 
 def number_list(value: object, *, what: str, most: int = 100) -> list[int]:

@@ -32,6 +32,8 @@ class ReplyJob:
     instruction: str = ""
     # The first exchange of an untitled chat gets a title once the reply completes.
     wants_title: bool = False
+    # Whether the model sees pictures (they go with their turns) or gets their names.
+    vision: bool = False
 
     def prompt(self) -> BuiltPrompt:
         """The messages to send the model, and the lore in them (blocking: counts tokens)."""
@@ -45,6 +47,7 @@ class ReplyJob:
             lore=self.lore,
             authors_note=self.authors_note,
             instruction=self.instruction,
+            vision=self.vision,
         )
 
 

@@ -174,6 +174,9 @@ class Message(models.Model):
     lore_dropped = models.JSONField(
         default=list, blank=True, help_text="Entries that matched but the budget left out."
     )
+    # How many attachments the message carries, so a prompt reads them only when some
+    # message in it has any (most chats have none).
+    attachment_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,6 +195,12 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} #{self.position} in {self.chat_id}"
+
+    def loaded_attachments(self) -> list[Attachment]:
+        """The attachments its reader loaded with it (``selectors.with_attachments``);
+        never a query, since events and prompts are built off the database thread."""
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        return list(cache.get("attachments", ()))
 
     @property
     def swipes(self) -> int:
@@ -279,3 +288,46 @@ class Reader(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or self.session_key}: {self.read_through}"
+
+
+def attachment_path(attachment: Attachment, filename: str) -> str:
+    """Where an attachment's file is stored: a random name, never the uploader's."""
+    suffix = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
+    return f"attachments/{attachment.chat_id}/{uuid.uuid4().hex}.{suffix}"
+
+
+class Attachment(models.Model):
+    """A picture or a text file sent with a message (before it is sent, with none).
+    Stored through Django's storage API and served only to the chat's owner."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        TEXT = "text", "Text file"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        help_text="The message it was sent with; empty until then.",
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200, help_text="The file's name, cleaned.")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField(help_text="Bytes stored (after re-encoding).")
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    thumbnail = models.FileField(upload_to=attachment_path, max_length=200, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    text = models.TextField(blank=True, help_text="A text file's content, for the prompt.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["message"], name="attachment_message")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} in {self.chat_id}"

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from chat.models import Chat, Message, UserPersona
+from chat.models import Attachment, Chat, Message, UserPersona
 from personas.models import Lorebook, Persona
 from personas.prompts import persona_greetings
 
@@ -61,8 +61,29 @@ def message_data(message: Message, *, full: bool = False) -> dict[str, Any]:
         }
         if message.error:
             data["error"] = message.error
+    if message.attachment_count:
+        data["attachments"] = [attachment_data(a) for a in message.loaded_attachments()]
     if truncated:
         data["truncated"] = True
+    return data
+
+
+def attachment_data(attachment: Attachment) -> dict[str, Any]:
+    """An attachment as clients see it: what it is and where its owner fetches it."""
+    args = (attachment.chat_id, attachment.pk)
+    data: dict[str, Any] = {
+        "id": str(attachment.pk),
+        "kind": attachment.kind,
+        "name": attachment.name,
+        "size": attachment.size,
+        "url": reverse("api-chat-attachment", args=args),
+    }
+    if attachment.kind == Attachment.Kind.IMAGE:
+        data |= {
+            "width": attachment.width,
+            "height": attachment.height,
+            "thumbnail_url": reverse("api-chat-attachment-thumbnail", args=args),
+        }
     return data
 
 

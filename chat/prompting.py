@@ -24,8 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat.backends.base import Backend, ChatMessage, GenerationOptions
-from chat.models import AUTHORS_NOTE_DEPTH, Message
+from django.conf import settings
+
+from chat.backends.base import Backend, ChatMessage, GenerationOptions, PromptImage
+from chat.models import AUTHORS_NOTE_DEPTH, Attachment, Message
 from personas.lore import series
 from personas.lore.activation import Activation, ScanMessage, activate
 from personas.lore.compiled import CompiledBook
@@ -34,6 +36,9 @@ from personas.models import LoreEntry, Persona
 from personas.prompts import persona_post_history, persona_system_text
 
 PER_MESSAGE_OVERHEAD = 4
+# What a picture costs of the context, whatever its size (vision models tile pictures
+# into a few hundred tokens each; this errs on the generous side).
+IMAGE_TOKENS = 768
 SAFETY_MARGIN = 32
 Position = LoreEntry.Position
 SYSTEM_SLOTS = (Position.BEFORE_CHAR, Position.AFTER_CHAR, "personality", "scenario")
@@ -98,10 +103,12 @@ def build_prompt(
     lore: LoreSources | None = None,
     authors_note: AuthorsNote | None = None,
     instruction: str = "",
+    vision: bool = False,
 ) -> BuiltPrompt:
     """The messages to send: system text (with lore), lore and the author's note at their
     depths, the newest turns that fit the budget, then the persona's post-history
-    instructions (if any) and the turn's ``instruction``."""
+    instructions (if any) and the turn's ``instruction``. Pictures go with their turns
+    when the model sees them (``vision``); otherwise each is named in the text."""
     reserve = (options.max_tokens or 512) + SAFETY_MARGIN
 
     def cost(text: str) -> int:
@@ -121,7 +128,9 @@ def build_prompt(
         )
 
     contents = [
-        render_macros(m.content, char=persona.char_name, user=user_name, dice=dice) for m in history
+        render_macros(m.content, char=persona.char_name, user=user_name, dice=dice)
+        + _files_text(m, name_pictures=not vision)
+        for m in history
     ]
     costs = _NewestFirst(contents, cost)
     activation = Activation()
@@ -145,10 +154,14 @@ def build_prompt(
     for index, (message, content) in enumerate(
         zip(reversed(history), reversed(contents), strict=True)
     ):
-        needed = costs.of(index)
+        pictures = _pictures(message) if vision else []
+        needed = costs.of(index) + IMAGE_TOKENS * len(pictures)
         if needed > remaining and turns:
             break
-        turns.append({"role": message.role, "content": content})
+        turn: ChatMessage = {"role": message.role, "content": content}
+        if pictures:
+            turn["images"] = [_read(picture) for picture in pictures]
+        turns.append(turn)
         remaining -= needed
     turns.reverse()
     for depth, message in sorted(inserts, key=lambda item: -item[0]):
@@ -186,6 +199,32 @@ class _NewestFirst:
             if total > limit:
                 return True
         return False
+
+
+def _files_text(message: Message, *, name_pictures: bool) -> str:
+    """A message's text files, inlined after its text as "Content of <name>:" (and, for
+    a model that can't see them, its pictures by name)."""
+    texts = []
+    for attachment in message.loaded_attachments():
+        if attachment.kind != Attachment.Kind.TEXT:
+            if name_pictures:
+                texts.append(f"\n\n[A picture is attached: {attachment.name}]")
+            continue
+        text, limit = attachment.text, settings.ATTACHMENT_TEXT_MAX_CHARS
+        if len(text) > limit:
+            text = f"{text[:limit]}\n[... {len(text) - limit:,} more characters not shown]"
+        texts.append(f"\n\nContent of {attachment.name}:\n{text}")
+    return "".join(texts)
+
+
+def _pictures(message: Message) -> list[Attachment]:
+    return [a for a in message.loaded_attachments() if a.kind == Attachment.Kind.IMAGE]
+
+
+def _read(picture: Attachment) -> PromptImage:
+    """A picture's stored bytes (blocking: prompts are built on a thread of their own)."""
+    with picture.file.open("rb") as handle:
+        return PromptImage(picture.content_type, handle.read())
 
 
 def _scan_message(message: Message, text: str) -> ScanMessage:

@@ -9,9 +9,9 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, prefetch_related_objects
 
-from chat.models import Chat, Message, Reader, UserPersona
+from chat.models import Attachment, Chat, Message, Reader, UserPersona
 from chat.ownership import Owner
 from personas.lore import series
 from personas.macros import DEFAULT_USER_NAME
@@ -183,13 +183,14 @@ def chat_messages_window(
     if before is not None:
         messages = messages.filter(position__lt=before)
     rows = list(messages.order_by("-position")[: limit + 1])
-    kept, chars = [], 0
+    kept: list[Message] = []
+    chars = 0
     for row in rows[:limit]:
         chars += min(len(row.content), settings.MESSAGE_PREVIEW_CHARS)
         if kept and max_chars is not None and chars > max_chars:
             break
         kept.append(row)
-    return MessageWindow(list(reversed(kept)), len(rows) > len(kept))
+    return MessageWindow(with_attachments(list(reversed(kept))), len(rows) > len(kept))
 
 
 def chat_latest_window(*, chat: Chat, before: int | None = None) -> MessageWindow:
@@ -205,7 +206,8 @@ def chat_latest_window(*, chat: Chat, before: int | None = None) -> MessageWindo
 
 def message_in_chat(*, chat: Chat, message_id: int) -> Message | None:
     """One message of this (already owner-checked) chat."""
-    return first_row(Message.objects.filter(chat=chat, pk=message_id))
+    found = first_row(Message.objects.filter(chat=chat, pk=message_id))
+    return with_attachments([found])[0] if found is not None else None
 
 
 def chat_streaming_reply(*, chat_id: uuid.UUID) -> Message | None:
@@ -229,11 +231,31 @@ def prompt_history(*, chat: Chat, before_position: int, limit: int = 400) -> lis
     ]
     rows = (
         Message.objects.filter(chat=chat, position__lt=before_position, status__in=usable)
-        .exclude(content="")
+        .exclude(content="", attachment_count=0)
         .order_by("-position")
-        .only("role", "content", "position", "lore")[:limit]
+        .only("role", "content", "position", "lore", "attachment_count")[:limit]
     )
-    return list(reversed(rows))
+    return with_attachments(list(reversed(rows)))
+
+
+def with_attachments(messages: list[Message]) -> list[Message]:
+    """The messages with their attachments loaded (one query, and none at all when no
+    message has any, as in most chats)."""
+    if any(message.attachment_count for message in messages):
+        prefetch_related_objects(messages, "attachments")
+    return messages
+
+
+def attachment_for_owner(
+    *, owner: Owner, chat_id: str | uuid.UUID, attachment_id: str
+) -> Attachment | None:
+    """An attachment of one of the owner's chats; None for a bad id or someone else's."""
+    try:
+        chat_uuid, attachment_uuid = uuid.UUID(str(chat_id)), uuid.UUID(str(attachment_id))
+    except ValueError:
+        return None
+    chats = Chat.objects.owned_by(owner).filter(pk=chat_uuid)
+    return first_row(Attachment.objects.filter(pk=attachment_uuid, chat__in=chats))
 
 
 def chat_last_message(*, chat: Chat, role: str | None = None) -> Message | None:

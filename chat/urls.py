@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chat import api, health, metrics, user_api, views
+from chat import api, attachment_api, health, metrics, user_api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -56,4 +56,19 @@ urlpatterns = [
     path("chats/<str:chat_id>/settings/", views.chat_settings_view, name="chat-settings"),
     path("you/personas/", views.user_personas_page, name="user-personas"),
     path("api/chats/<str:chat_id>/clear/", api.chat_clear, name="api-chat-clear"),
+    path(
+        "api/chats/<str:chat_id>/attachments/",
+        attachment_api.chat_attachments,
+        name="api-chat-attachments",
+    ),
+    path(
+        "api/chats/<str:chat_id>/attachments/<str:attachment_id>/",
+        attachment_api.chat_attachment,
+        name="api-chat-attachment",
+    ),
+    path(
+        "api/chats/<str:chat_id>/attachments/<str:attachment_id>/thumbnail/",
+        attachment_api.chat_attachment_thumbnail,
+        name="api-chat-attachment-thumbnail",
+    ),
 ]

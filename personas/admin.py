@@ -92,6 +92,7 @@ class PersonaAdmin(admin.ModelAdmin):
                     "backend",
                     "key_bearing",
                     "model",
+                    "vision",
                     "temperature",
                     "top_p",
                     "max_tokens",

@@ -10,17 +10,18 @@ from django.core.asgi import get_asgi_application
 
 
 def build_application() -> Any:
-    """HTTP through Django; WebSockets through the exact origin check, auth, and the chat
-    routes."""
+    """HTTP through Django (bodies capped at REQUEST_MAX_BYTES); WebSockets through the
+    exact origin check, auth, and the chat routes."""
     django_asgi_app = get_asgi_application()
     # Imported after Django is set up, since the consumers import models.
     from stormchat.backpressure import BackpressureMiddleware
+    from stormchat.body_limit import BodyLimitMiddleware
     from stormchat.origins import SameOriginValidator
     from stormchat.routing import websocket_urlpatterns
 
     return ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": BodyLimitMiddleware(django_asgi_app),
             "websocket": BackpressureMiddleware(
                 SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
             ),

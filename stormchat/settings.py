@@ -113,6 +113,11 @@ RATE_LIMITS = {
         env.int("RATE_LIMIT_ANON_MESSAGES", default=60),
         env.float("RATE_LIMIT_ANON_MESSAGES_WINDOW", default=60),
     ),
+    # Attachments uploaded per user or anonymous session (each is decoded and stored).
+    "uploads": (
+        env.int("RATE_LIMIT_UPLOADS", default=30),
+        env.float("RATE_LIMIT_UPLOADS_WINDOW", default=60),
+    ),
 }
 # Chats an anonymous session may keep; signing up lifts the cap.
 ANON_MAX_CHATS = env.int("ANON_MAX_CHATS", default=50)
@@ -325,6 +330,21 @@ WS_MAX_BUFFERED_BYTES = env.int("WS_MAX_BUFFERED_BYTES", default=1_048_576)
 # The largest WebSocket frame accepted from a client, and the longest chat message.
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=65_536)
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=8000)
+# Attachments: each file and all of one message's together at most this many bytes, at
+# most this many per message, and unsent ones kept per chat (a composer's worth). Pictures
+# larger than IMAGE_MAX_SIDE pixels on a side are scaled down; every picture is re-encoded.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENTS_PER_MESSAGE = env.int("ATTACHMENTS_PER_MESSAGE", default=8)
+ATTACHMENTS_UNSENT_PER_CHAT = env.int("ATTACHMENTS_UNSENT_PER_CHAT", default=16)
+IMAGE_MAX_SIDE = env.int("IMAGE_MAX_SIDE", default=1920)
+# A text file's characters that go into the prompt (the rest is cut, and says so).
+ATTACHMENT_TEXT_MAX_CHARS = env.int("ATTACHMENT_TEXT_MAX_CHARS", default=100_000)
+# Whether the default backend's model (LLM_BACKEND, LLM_MODEL) sees images. A persona with
+# a backend of its own has its own switch in the admin.
+LLM_VISION = env.bool("LLM_VISION", default=False)
+# The largest HTTP request body taken at all (an attachment and its form's overhead);
+# larger ones get 413 before they are read.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=ATTACHMENT_MAX_BYTES + 1024 * 1024)
 # Each socket may send this many frames a second, in bursts of up to WS_FRAME_BURST; past
 # that it is told `too_many_frames` and closed (4429). Each user or anonymous session may
 # hold this many sockets per server process (`too_many_sockets`, 4429).

@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, NotRequired, TypedDict
 
 from chat.backends.queueing import PositionCallback
 from chat.backends.watchdog import Watchdog
 from chat.errors import BackendTimeout
 
 
+@dataclass(frozen=True, slots=True)
+class PromptImage:
+    """A picture sent with a turn, as stored (re-encoded JPEG or PNG)."""
+
+    content_type: str
+    data: bytes
+
+    def base64(self) -> str:
+        """The picture's bytes in base64, as both vision wire formats carry them."""
+        return base64.b64encode(self.data).decode("ascii")
+
+
 class ChatMessage(TypedDict):
-    """One turn sent to the model."""
+    """One turn sent to the model (with pictures, for a backend that sees them)."""
 
     role: str
     content: str
+    images: NotRequired[list[PromptImage]]
 
 
 @dataclass(frozen=True, slots=True)

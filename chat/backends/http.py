@@ -271,6 +271,22 @@ class HttpBackend(Backend):
         return parse_json(response.text, self.label)
 
     @staticmethod
-    def wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-        """Messages as plain dicts with only role and content."""
-        return [{"role": m["role"], "content": m["content"]} for m in messages]
+    def wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        """Messages as OpenAI's chat format has them: role and content, and a turn with
+        pictures as content parts (its text, then each picture as a data URL)."""
+        wire: list[dict[str, Any]] = []
+        for message in messages:
+            images = message.get("images")
+            if not images:
+                wire.append({"role": message["role"], "content": message["content"]})
+                continue
+            parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}]
+            parts += [
+                {
+                    "type": "image_url",
+                    "image_url": {"url": f"data:{image.content_type};base64,{image.base64()}"},
+                }
+                for image in images
+            ]
+            wire.append({"role": message["role"], "content": parts})
+        return wire

@@ -44,6 +44,18 @@ class OllamaBackend(HttpBackend):
         """num_ctx when it is set, since Ollama truncates to it."""
         return self.config.num_ctx or self.config.context_tokens
 
+    @staticmethod
+    def wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        """Messages as Ollama's /api/chat has them: pictures in a turn's ``images``, as
+        base64."""
+        wire: list[dict[str, Any]] = []
+        for message in messages:
+            turn: dict[str, Any] = {"role": message["role"], "content": message["content"]}
+            if message.get("images"):
+                turn["images"] = [image.base64() for image in message["images"]]
+            wire.append(turn)
+        return wire
+
     def payload(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> dict[str, Any]:

@@ -86,3 +86,16 @@ def backend_for_persona(
         seed=persona.seed,
     )
     return backend, options
+
+
+# The backends whose wire format carries pictures (Ollama's ``images``, OpenAI's
+# ``image_url`` parts); the embedded model and Workers AI's text models see none.
+VISION_BACKENDS = {BackendName.OLLAMA, BackendName.OPENAI}
+
+
+def sees_images(persona: Persona, backend: Backend) -> bool:
+    """Whether the persona's backend and model see pictures: a persona with a backend of
+    its own says so itself (``vision``); otherwise the site's ``LLM_VISION`` does."""
+    if backend.name not in VISION_BACKENDS:
+        return False
+    return persona.vision if persona.backend else settings.LLM_VISION

@@ -3,6 +3,13 @@
 Everything is importable from ``chat.services`` directly.
 """
 
+from chat.services.attachments import (
+    attachment_create,
+    attachment_delete,
+    attachment_files_delete,
+    attachments_for_message,
+    attachments_send,
+)
 from chat.services.chats import (
     ChatBooks,
     chat_choose_greeting,
@@ -42,6 +49,11 @@ from chat.services.user_personas import (
 __all__ = [
     "ChatBooks",
     "Turn",
+    "attachment_create",
+    "attachment_delete",
+    "attachment_files_delete",
+    "attachments_for_message",
+    "attachments_send",
     "chat_choose_greeting",
     "chat_clear",
     "chat_create",

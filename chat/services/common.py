@@ -23,10 +23,11 @@ Status = Message.Status
 Role = Message.Role
 
 
-def clean_content(content: str) -> str:
-    """A user message's text (NUL characters dropped), or InvalidContent / ContentTooLong."""
+def clean_content(content: str, *, required: bool = True) -> str:
+    """A user message's text (NUL characters dropped), or InvalidContent / ContentTooLong.
+    Only a message that carries attachments may be without text (``required=False``)."""
     content = without_nul(content)
-    if not content.strip():
+    if required and not content.strip():
         raise InvalidContent("A message needs some text.")
     if len(content) > settings.MAX_MESSAGE_CHARS:
         raise ContentTooLong(

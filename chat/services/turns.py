@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from chat.errors import (
@@ -40,14 +41,16 @@ class Turn:
     removed: list[int] = field(default_factory=list)
 
 
-def turn_start(*, chat_id: uuid.UUID, content: str, backend: str, model: str) -> Turn:
+def turn_start(
+    *, chat_id: uuid.UUID, content: str, backend: str, model: str, text_required: bool = True
+) -> Turn:
     """Save the user's message and the streaming reply to it in one step.
 
     This is the hot path of every turn, so it takes no row lock: the unique constraints on
     (chat, position) and on one streaming reply per chat turn any race into ChatBusy. On
     PostgreSQL it is one statement (one round trip instead of six).
     """
-    content = clean_content(content)
+    content = clean_content(content, required=text_required)
     with one_generation_per_chat():
         if connection.vendor == "postgresql":
             return _turn_insert_one_statement(chat_id, content, backend, model)
@@ -169,13 +172,16 @@ def _restart(reply: Message, backend: str, model: str, *, content: str) -> None:
 def turn_edit(
     *, chat_id: uuid.UUID, message_id: int, content: str, backend: str, model: str
 ) -> Turn:
-    """Change a user message, drop everything after it, and answer it again."""
-    content = clean_content(content)
+    """Change a user message, drop everything after it, and answer it again (a message
+    that carries attachments keeps them, and may then be left without text)."""
     with one_generation_per_chat(), transaction.atomic():
         chat = lock_idle_chat(chat_id)
         user = chat.messages.filter(pk=message_id).first()
         if user is None or user.role != Role.USER:
             raise MessageNotEditable("Only your own messages in this chat can be edited.")
+        content = clean_content(content, required=not user.attachment_count)
+        if user.attachment_count:
+            prefetch_related_objects([user], "attachments")
         later = chat.messages.filter(position__gt=user.position)
         removed = list(later.values_list("pk", flat=True))
         later.delete()

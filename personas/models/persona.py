@@ -173,6 +173,11 @@ class Persona(models.Model):
         blank=True,
         help_text="Answer with this model instead of the backend's default (LLM_MODEL).",
     )
+    vision = models.BooleanField(
+        default=False,
+        help_text="This persona's own backend and model see images (with no backend of its "
+        "own, the site's LLM_VISION decides).",
+    )
     temperature = models.FloatField(
         default=0.8,
         validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
