@@ -10,4 +10,7 @@ from django.http import HttpRequest
 
 def limits(request: HttpRequest | None = None) -> dict[str, Any]:
     """The limits the composer enforces in the browser (the server enforces them too)."""
-    return {"max_message_chars": settings.MAX_MESSAGE_CHARS}
+    return {
+        "max_message_chars": settings.MAX_MESSAGE_CHARS,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+    }

@@ -28,16 +28,23 @@
     input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !coarsePointer && !event.isComposing) {
         event.preventDefault();
-        if (input.value.trim()) composer.requestSubmit();
+        if (input.value.trim() || attachments.ready()) composer.requestSubmit();
       }
     });
     // The ws extension queues the message while the socket is down and sends it on
     // reconnect, so the text can be cleared once it is handed over.
     composer.addEventListener("htmx:wsConfigSend", (event) => {
-      if (!input.value.trim()) {
+      const files = attachments.ready();
+      if (!input.value.trim() && !files) {
         event.preventDefault();
         return;
       }
+      if (attachments.pending()) {
+        event.preventDefault();
+        toast("Wait for the files to finish uploading.");
+        return;
+      }
+      awaitingAck = files > 0;
       setTimeout(() => {
         input.value = "";
         localStorage.removeItem(draftKey);
@@ -46,6 +53,141 @@
       log("send", "chat");
     });
   }
+
+  function toast(text) {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    const item = document.createElement("p");
+    item.className = "toast";
+    item.textContent = text;
+    box.append(item);
+    setTimeout(() => item.remove(), 6000);
+  }
+
+  /* ---- attachments: upload on pick, drop or paste; previews with a remove button.
+   * They leave the composer when the message is acknowledged; if it is refused (a model
+   * that can't see pictures, say) they stay, as the server keeps them too. ---- */
+  let awaitingAck = false;
+  const attachments = (() => {
+    const list = document.getElementById("composer-attachments");
+    const url = composer ? composer.dataset.attachmentsUrl : "";
+    const maxBytes = composer ? Number(composer.dataset.maxBytes || 0) : 0;
+    let uploading = 0;
+    const csrf = () => {
+      try {
+        return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+      } catch (error) {
+        return "";
+      }
+    };
+    const refresh = () => {
+      if (list) list.hidden = list.children.length === 0;
+    };
+    async function upload(file) {
+      if (!list || !url) return;
+      if (maxBytes && file.size > maxBytes) {
+        toast(file.name + " is larger than " + Math.floor(maxBytes / 1048576) + " MB.");
+        return;
+      }
+      const chip = document.createElement("li");
+      chip.className = "attachment-preview uploading";
+      const label = document.createElement("span");
+      label.textContent = file.name || "picture";
+      chip.append(label);
+      list.append(chip);
+      refresh();
+      uploading += 1;
+      try {
+        const form = new FormData();
+        form.append("file", file, file.name || "picture.png");
+        const response = await fetch(url, {
+          method: "POST",
+          body: form,
+          headers: { "X-CSRFToken": csrf() },
+          credentials: "same-origin",
+        });
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          chip.remove();
+          toast((data.error && data.error.message) || "That file could not be attached.");
+          return;
+        }
+        chip.classList.remove("uploading");
+        chip.dataset.attachmentId = data.id;
+        if (data.thumbnail_url) {
+          const image = document.createElement("img");
+          image.src = data.thumbnail_url;
+          image.alt = "";
+          chip.prepend(image);
+        }
+        const hidden = document.createElement("input");
+        hidden.type = "hidden";
+        hidden.name = "attachments";
+        hidden.value = data.id;
+        chip.append(hidden);
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "remove-attachment";
+        remove.setAttribute("aria-label", "Remove " + data.name);
+        remove.textContent = "✕";
+        remove.addEventListener("click", () => {
+          fetch(data.url, { method: "DELETE", headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" });
+          chip.remove();
+          refresh();
+        });
+        chip.append(remove);
+      } catch (error) {
+        chip.remove();
+        toast("The upload failed; check the connection.");
+      } finally {
+        uploading -= 1;
+        refresh();
+      }
+    }
+    const take = (files) => Array.from(files || []).forEach(upload);
+    for (const id of ["attach-input", "camera-input"]) {
+      const picker = document.getElementById(id);
+      if (picker) {
+        picker.addEventListener("change", () => {
+          take(picker.files);
+          picker.value = "";
+        });
+      }
+    }
+    if (page && list) {
+      page.addEventListener("dragover", (event) => {
+        if (event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files")) {
+          event.preventDefault();
+          page.classList.add("dropping");
+        }
+      });
+      page.addEventListener("dragleave", () => page.classList.remove("dropping"));
+      page.addEventListener("drop", (event) => {
+        page.classList.remove("dropping");
+        if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+        event.preventDefault();
+        take(event.dataTransfer.files);
+      });
+    }
+    if (input) {
+      input.addEventListener("paste", (event) => {
+        const files = event.clipboardData ? event.clipboardData.files : null;
+        if (files && files.length) {
+          event.preventDefault();
+          take(files);
+        }
+      });
+    }
+    return {
+      ready: () => (list ? list.querySelectorAll("input[name=attachments]").length : 0),
+      pending: () => uploading > 0,
+      sent: () => {
+        if (!list) return;
+        list.replaceChildren();
+        refresh();
+      },
+    };
+  })();
 
   /* ---- the phone's drawer (the list of chats) and the chat's options ---- */
   const drawerToggle = document.querySelector(".drawer-toggle");
@@ -214,7 +356,12 @@
       }
       return;
     }
-    if (data.event === "ack") timing[id] = { sent: performance.now() };
+    if (data.event === "ack") {
+      timing[id] = { sent: performance.now() };
+      if (awaitingAck) attachments.sent();
+      awaitingAck = false;
+    }
+    if (data.event === "error") awaitingAck = false;
     if (data.event === "welcome") log("snapshot", "");
     else if (data.event === "error") log("error", data.code);
     else log(data.event, id ? "#" + id : "");

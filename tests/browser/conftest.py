@@ -35,7 +35,12 @@ def route(request: Request) -> Reply:
     messages = request.json()["messages"]
     if "name conversations" in messages[0]["content"]:
         return Reply(body=openai_sse(["Bridge ", "Four ", "Memories"]))
-    last = messages[-1]["content"].lower()
+    last = messages[-1]["content"]
+    if isinstance(last, list):  # a turn with pictures: its text part, and what it shows
+        texts = [part["text"] for part in last if part["type"] == "text"]
+        pictures = sum(part["type"] == "image_url" for part in last)
+        return Reply(body=openai_sse([f"I see {pictures} picture(s) and: {' '.join(texts)}"]))
+    last = last.lower()
     if "what do you know of me" in last:  # what the prompt carried, for the settings test
         prompt = " ".join(m["content"] for m in messages)
         told = ["note seen" if "storm is near" in prompt else "no note",
@@ -54,7 +59,12 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = tmp_path_factory.mktemp("browser") / "db.sqlite3"
     with (
         serve_in_thread(route) as upstream,
-        stormchat_on_sqlite(database, f"{upstream.url}/v1") as host,
+        stormchat_on_sqlite(
+            database,
+            f"{upstream.url}/v1",
+            LLM_VISION="1",
+            MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+        ) as host,
     ):
         yield f"http://{host}"
 

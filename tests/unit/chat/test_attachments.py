@@ -200,3 +200,16 @@ def test_an_upload_without_a_file_field_says_how(client: Client, chat_id: str) -
     response = client.post(f"/api/chats/{chat_id}/attachments/", {"other": "x"})
     assert response.status_code == 400
     assert "multipart" in response.json()["error"]["message"]
+
+
+def test_deleting_the_chat_deletes_its_files(
+    client: Client, chat_id: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = upload(client, chat_id, "cat.png", picture(fmt="PNG")).json()
+    stored = Attachment.objects.get(pk=data["id"])
+    storage, names = stored.file.storage, [stored.file.name, stored.thumbnail.name]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.delete(f"/api/chats/{chat_id}/")
+    assert response.status_code in (200, 204)
+    assert not Attachment.objects.exists()
+    assert not any(storage.exists(name) for name in names)

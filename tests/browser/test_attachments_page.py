@@ -1,0 +1,66 @@
+"""Attaching files on the page: pick, preview, remove, send, and see them in the chat."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from .test_chat_page import last_reply, start_chat
+
+pytestmark = pytest.mark.slow
+
+
+def png_bytes(colour: tuple[int, int, int] = (220, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (120, 80), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_attach_a_picture_and_send_it(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    page.set_input_files(
+        "#attach-input",
+        files=[
+            {"name": "red.png", "mimeType": "image/png", "buffer": png_bytes()},
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Bring spheres."},
+        ],
+    )
+    previews = page.locator("#composer-attachments .attachment-preview")
+    expect(previews).to_have_count(2)
+    expect(previews.locator("img")).to_have_count(1)  # the picture's thumbnail
+    expect(page.locator("#composer-attachments input[name=attachments]")).to_have_count(2)
+    # Removing one before sending takes it off the list (and off the server).
+    page.get_by_role("button", name="Remove notes.txt").click()
+    expect(previews).to_have_count(1)
+
+    page.locator("#composer-input").fill("What is this?")
+    page.locator("#composer-input").press("Enter")
+    user = page.locator("#messages .message.user").last
+    picture = user.locator(".attachments img")
+    expect(picture).to_have_count(1)
+    expect(picture).to_have_attribute("alt", "red.jpg")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#messages .message.user:last-child "
+        ".attachments img, #messages .message.user .attachments img'); "
+        "return i && i.complete && i.naturalWidth > 0; }"
+    )
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    expect(last_reply(page)).to_contain_text("I see 1 picture(s) and: What is this?")
+    expect(previews).to_have_count(0)  # the composer is empty again
+
+    page.reload()  # and the picture is part of the saved chat
+    expect(page.locator("#messages .message.user .attachments img")).to_have_count(1)
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_file_that_is_not_taken_says_why_and_leaves_nothing(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    page.set_input_files(
+        "#attach-input",
+        files=[{"name": "setup.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90"}],
+    )
+    expect(page.locator("#toasts .toast")).to_contain_text("Attach pictures")
+    expect(page.locator("#composer-attachments .attachment-preview")).to_have_count(0)
