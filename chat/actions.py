@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +31,14 @@ from chat.attachments import PreparedFile, prepare_upload
 from chat.attempts import count_attempt
 from chat.backends.base import Backend
 from chat.backends.registry import backend_for_persona, sees_images
-from chat.errors import NotFound, NotStreaming, RateLimited, TooManyChats, VisionUnsupported
+from chat.errors import (
+    NotFound,
+    NothingToSay,
+    NotStreaming,
+    RateLimited,
+    TooManyChats,
+    VisionUnsupported,
+)
 from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
 from chat.models import Attachment, Chat, Message, UserPersona
@@ -44,9 +52,14 @@ from chat.selectors import (
     chat_lorebooks,
     chat_streaming_reply,
     chat_user,
+    message_in_chat,
     prompt_history,
 )
 from chat.services.chats import KEEP, Keep
+from chat.speech.engines import Audio as SpeechAudio
+from chat.speech.engines import VoiceSpec, speech_engine
+from chat.speech.store import spoken
+from chat.speech.text import speakable
 from personas.lore.compiled import compiled_books
 from personas.models import Persona
 from stormchat.limits import attempt, limit_for
@@ -472,6 +485,33 @@ async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
     # The group is named from the stored id, as the run names it: the id a caller typed
     # (upper case, no hyphens) finds the same chat but would name another group.
     await events.publish(events.control_group(reply.chat_id), events.stop_request())
+
+
+# --- speech ------------------------------------------------------------------------------
+
+
+async def message_speech(*, owner: Owner, chat_id: uuid.UUID | str, message_id: int) -> SpeechAudio:
+    """A reply read aloud in its persona's voice (``TTS_BACKEND``), made once and kept.
+    Raises NotFound for someone else's message, NothingToSay for one still being written
+    or without words, and the speech errors (``tts_disabled``, ``tts_unavailable``,
+    ``tts_failed``); text chat is never affected."""
+    engine = speech_engine()
+
+    def source() -> tuple[Message, Persona]:
+        chat = _owned(owner, chat_id)
+        message = message_in_chat(chat=chat, message_id=message_id)
+        if message is None:
+            raise NotFound("No such message.")
+        return message, chat.persona
+
+    message, persona = await database_sync_to_async(source)()
+    if message.role != Message.Role.ASSISTANT or message.status == Message.Status.STREAMING:
+        raise NothingToSay("Only a finished reply can be read aloud.")
+    parts = speakable(message.content, actions=settings.TTS_ACTIONS, limit=settings.TTS_MAX_CHARS)
+    if not parts:
+        raise NothingToSay("This reply has no words to read aloud.")
+    voice = VoiceSpec(persona.voice, persona.voice_speed, persona.voice_pitch)
+    return await spoken(engine, parts, voice)
 
 
 # --- replies whose process died ----------------------------------------------------------

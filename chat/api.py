@@ -14,7 +14,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import actions, selectors
@@ -364,3 +364,20 @@ def chat_detail(
         "messages": [message_data(m) for m in window.messages],
         "has_more": window.has_more,
     }
+
+
+@require_GET
+async def chat_message_speech(request: HttpRequest, chat_id: str, message_id: str) -> HttpResponse:
+    """``GET /api/chats/<id>/messages/<message_id>/speech/``: the reply read aloud in its
+    persona's voice (``audio/wav`` from the local engine; ``audio/mpeg`` or the configured
+    format from an OpenAI-compatible server), for the chat's owner only."""
+    try:
+        number = number_input(message_id, what="message_id")
+        audio = await actions.message_speech(
+            owner=await _owner(request), chat_id=chat_id, message_id=number
+        )
+    except ChatError as error:
+        return refused(error)
+    response = HttpResponse(audio.data, content_type=audio.content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

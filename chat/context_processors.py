@@ -13,4 +13,5 @@ def limits(request: HttpRequest | None = None) -> dict[str, Any]:
     return {
         "max_message_chars": settings.MAX_MESSAGE_CHARS,
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "speech_enabled": settings.TTS_BACKEND != "none",
     }

@@ -126,6 +126,33 @@ class VisionUnsupported(ChatError):
     code = "vision_unsupported"
 
 
+class SpeechDisabled(ChatError):
+    """Speech is switched off (TTS_BACKEND=none)."""
+
+    code = "tts_disabled"
+    http_status = 404
+
+
+class SpeechUnavailable(ChatError):
+    """The speech backend can't be reached, or its engine can't be loaded."""
+
+    code = "tts_unavailable"
+    http_status = 503
+
+
+class SpeechFailed(ChatError):
+    """The speech backend answered with an error or something that isn't audio."""
+
+    code = "tts_failed"
+    http_status = 502
+
+
+class NothingToSay(ChatError):
+    """A message that is not a finished reply with words in it."""
+
+    code = "nothing_to_say"
+
+
 class RateLimited(ChatError):
     """Too many attempts in the current window; try again after ``retry_after`` s."""
 

@@ -40,6 +40,11 @@ urlpatterns = [
         api.chat_message,
         name="api-chat-message",
     ),
+    path(
+        "api/chats/<str:chat_id>/messages/<str:message_id>/speech/",
+        api.chat_message_speech,
+        name="api-chat-message-speech",
+    ),
     path("api/chats/<str:chat_id>/regenerate/", api.chat_regenerate, name="api-chat-regenerate"),
     path("api/chats/<str:chat_id>/stop/", api.chat_stop, name="api-chat-stop"),
     path("api/chats/<str:chat_id>/continue/", api.chat_continue, name="api-chat-continue"),

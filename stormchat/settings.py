@@ -154,6 +154,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src-attr": ["'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
+        # Replies read aloud play from a blob of the audio the page fetched.
+        "media-src": ["'self'", "blob:"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
@@ -342,6 +344,24 @@ ATTACHMENT_TEXT_MAX_CHARS = env.int("ATTACHMENT_TEXT_MAX_CHARS", default=100_000
 # Whether the default backend's model (LLM_BACKEND, LLM_MODEL) sees images. A persona with
 # a backend of its own has its own switch in the admin.
 LLM_VISION = env.bool("LLM_VISION", default=False)
+# --- Speech: replies read aloud --------------------------------------------------------
+# local: Piper, offline, with the en_US-joe-medium voice its package ships (each persona a
+# variation of speed and pitch); openai: POST {TTS_BASE_URL}/audio/speech (OpenAI,
+# Kokoro-FastAPI, openedai-speech, LocalAI); none: no speech.
+TTS_BACKEND = env.str("TTS_BACKEND", default="local")
+TTS_BASE_URL = env.str("TTS_BASE_URL", default="https://api.openai.com/v1")
+TTS_API_KEY = env.str("TTS_API_KEY", default="")
+TTS_MODEL = env.str("TTS_MODEL", default="tts-1")
+# The voice of a persona with none of its own, and the narrator's (for *actions*).
+TTS_VOICE = env.str("TTS_VOICE", default="alloy")
+TTS_NARRATOR_VOICE = env.str("TTS_NARRATOR_VOICE", default="")
+TTS_FORMAT = env.str("TTS_FORMAT", default="mp3")
+# *Actions* between asterisks: read by a narrator's voice, or skipped.
+TTS_ACTIONS = env.str("TTS_ACTIONS", default="narrate")
+TTS_TIMEOUT = env.float("TTS_TIMEOUT", default=60)
+# The longest text one speech request reads (a reply longer than this is read in part).
+TTS_MAX_CHARS = env.int("TTS_MAX_CHARS", default=4000)
+
 # The largest HTTP request body taken at all (an attachment and its form's overhead);
 # larger ones get 413 before they are read.
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=ATTACHMENT_MAX_BYTES + 1024 * 1024)

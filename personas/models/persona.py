@@ -173,6 +173,22 @@ class Persona(models.Model):
         blank=True,
         help_text="Answer with this model instead of the backend's default (LLM_MODEL).",
     )
+    voice = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The speech backend's voice for this persona (TTS_VOICE when empty; the "
+        "local engine has one voice, varied by speed and pitch).",
+    )
+    voice_speed = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(2.0)],
+        help_text="How fast the persona speaks, from 0.5 to 2 (1 is the voice's own pace).",
+    )
+    voice_pitch = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.7), MaxValueValidator(1.4)],
+        help_text="How high the persona's voice is on the local engine, from 0.7 to 1.4.",
+    )
     vision = models.BooleanField(
         default=False,
         help_text="This persona's own backend and model see images (with no backend of its "

@@ -215,10 +215,62 @@
     });
   }
 
+  /* ---- reading replies aloud: one voice at a time; Esc or a second press stops it ---- */
+  const speech = (() => {
+    const element = document.getElementById("speech-player");
+    let player = null;
+    let button = null;
+    const stop = () => {
+      if (player) {
+        player.pause();
+        URL.revokeObjectURL(player.src);
+        player.removeAttribute("src");
+      }
+      if (button) button.setAttribute("aria-pressed", "false");
+      const was = player;
+      player = null;
+      button = null;
+      return !!was;
+    };
+    async function play(target) {
+      const again = button === target;
+      stop();
+      if (again) return;
+      button = target;
+      target.setAttribute("aria-pressed", "true");
+      try {
+        const response = await fetch(target.dataset.speech, { credentials: "same-origin" });
+        if (!response.ok) {
+          const data = await response.json().catch(() => ({}));
+          throw new Error((data.error && data.error.message) || "This reply could not be read aloud.");
+        }
+        const url = URL.createObjectURL(await response.blob());
+        if (button !== target) return URL.revokeObjectURL(url);
+        player = element || new Audio();
+        player.src = url;
+        player.onended = stop;
+        await player.play();
+        log("speech", target.dataset.speech);
+      } catch (error) {
+        if (button === target) stop();
+        toast(error.message);
+      }
+    }
+    document.addEventListener("click", (event) => {
+      const target = event.target instanceof Element ? event.target.closest(".speak") : null;
+      if (target) play(target);
+    });
+    return { stop, playing: () => button !== null };
+  })();
+
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
     if (drawerOpen()) {
       setDrawer(false);
+      return;
+    }
+    if (speech.playing()) {
+      speech.stop();
       return;
     }
     if (document.body.dataset.streaming === "true" && stopButton) stopButton.click();

@@ -64,3 +64,23 @@ def test_a_file_that_is_not_taken_says_why_and_leaves_nothing(page: Page, live_u
     )
     expect(page.locator("#toasts .toast")).to_contain_text("Attach pictures")
     expect(page.locator("#composer-attachments .attachment-preview")).to_have_count(0)
+
+
+def test_listen_reads_a_reply_aloud_and_esc_stops_it(page: Page, live_url: str) -> None:
+    start_chat(page, live_url, "Wit")
+    listen = page.locator("#messages .message.assistant").first.get_by_role(
+        "button", name="Read this reply aloud"
+    )
+    with page.expect_response(lambda r: r.url.endswith("/speech/")) as answered:
+        listen.click()
+    response = answered.value
+    assert response.status == 200
+    assert response.headers["content-type"] == "audio/wav"
+    expect(listen).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function(  # the voice is really playing
+        "() => { const a = document.getElementById('speech-player'); "
+        "return !a.paused && a.currentTime > 0; }"
+    )
+    page.keyboard.press("Escape")
+    expect(listen).to_have_attribute("aria-pressed", "false")
+    assert page.problems == []  # type: ignore[attr-defined]
