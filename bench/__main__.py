@@ -46,6 +46,7 @@ SCENARIOS = {
     "S7": scenarios.s7_embedded,
     "S8": scenarios.s8_lore,
     "S9": scenarios.s9_fidelity,
+    "S10": scenarios.s10_speech,
     # Not a target: Open WebUI at REF's load, when OPEN_WEBUI_PYTHON points at it.
     "PEER": peer.openwebui,
 }

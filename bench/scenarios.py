@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+import wave
 from typing import Any
 
 import httpx
@@ -466,3 +468,56 @@ async def s8_lore(ctx: dict[str, Any]) -> dict[str, Any]:
 async def s9_fidelity(ctx: dict[str, Any]) -> dict[str, Any]:
     """Persona fidelity on the embedded model: 8 personas by 5 prompts (bench.fidelity)."""
     return measured_in_process("bench.fidelity")
+
+
+SPOKEN_REPLY = (
+    "*Kaladin sets down his bowl and studies you for a moment.* You want to know about "
+    "Bridge Four? We carried bridges because nobody else would. Every run, men died. "
+    "Then we stopped waiting to die, and started looking after each other. That's all."
+)
+
+
+async def s10_speech(ctx: dict[str, Any]) -> dict[str, Any]:
+    """A 40-word reply read aloud by the local voice: first audio byte, audio per CPU."""
+    runs = scaled(5)
+    pid = ctx["app_pid"]
+    firsts, totals, cached, audio_seconds, cpu = [], [], [], [], []
+    async with httpx.AsyncClient(base_url=f"http://{ctx['app']}", timeout=120) as client:
+        await client.get("/")
+        headers = {"X-CSRFToken": client.cookies["csrftoken"]}
+        for run in range(runs):
+            made = await client.post("/api/chats/", json={"persona": "kaladin"}, headers=headers)
+            chat = made.json()
+            greeting = chat["messages"][0]["id"]
+            url = f"/api/chats/{chat['id']}/messages/{greeting}/"
+            text = SPOKEN_REPLY.replace("That's all.", f"That's all, {run + 1} times over.")
+            edited = await client.patch(url, json={"content": text}, headers=headers)
+            edited.raise_for_status()
+            for attempt in range(2):  # made, then kept
+                cpu_before = cpu_seconds(pid)
+                sent = time.perf_counter()
+                async with client.stream("GET", url + "speech/") as response:
+                    response.raise_for_status()
+                    first = None
+                    body = b""
+                    async for chunk in response.aiter_bytes():
+                        first = first or time.perf_counter()
+                        body += chunk
+                done = time.perf_counter()
+                if attempt == 0:
+                    firsts.append((first or done) - sent)
+                    totals.append(done - sent)
+                    cpu.append(cpu_seconds(pid) - cpu_before)
+                    with wave.open(io.BytesIO(body)) as wav:
+                        audio_seconds.append(wav.getnframes() / wav.getframerate())
+                else:
+                    cached.append((first or done) - sent)
+    return {
+        "words": len(SPOKEN_REPLY.split()),
+        "first_audio_byte": summary_ms(firsts),
+        "first_audio_byte_p50_ms": percentile(firsts, 0.5) * 1000,
+        "whole_audio": summary_ms(totals),
+        "kept_first_byte_p50_ms": percentile(cached, 0.5) * 1000,
+        "audio_seconds_p50": percentile(audio_seconds, 0.5),
+        "audio_seconds_per_cpu_second": sum(audio_seconds) / max(sum(cpu), 1e-9),
+    }
