@@ -60,6 +60,7 @@ from chat.speech.engines import Audio as SpeechAudio
 from chat.speech.engines import VoiceSpec, speech_engine
 from chat.speech.store import spoken
 from chat.speech.text import speakable
+from chat.speech.transcription import transcribe
 from personas.lore.compiled import compiled_books
 from personas.models import Persona
 from stormchat.limits import attempt, limit_for
@@ -512,6 +513,25 @@ async def message_speech(*, owner: Owner, chat_id: uuid.UUID | str, message_id: 
         raise NothingToSay("This reply has no words to read aloud.")
     voice = VoiceSpec(persona.voice, persona.voice_speed, persona.voice_pitch)
     return await spoken(engine, parts, voice)
+
+
+async def transcription_create(*, owner: Owner, data: bytes, address: str | None) -> str:
+    """The words in a recording from the microphone (``STT_BACKEND=openai``), for the
+    composer; nothing is saved. Counts against the owner's (or address's) limit."""
+
+    def allowed() -> None:
+        known = owner.user_id is not None or bool(owner.session_key)
+        decision = attempt(
+            limit_for("transcriptions"), owner.identity if known else f"ip:{address}"
+        )
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too many recordings; try again in {decision.retry_after} s.",
+                retry_after=decision.retry_after,
+            )
+
+    await sync_to_async(allowed, thread_sensitive=False)()
+    return await transcribe(data)
 
 
 # --- replies whose process died ----------------------------------------------------------

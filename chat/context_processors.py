@@ -14,4 +14,5 @@ def limits(request: HttpRequest | None = None) -> dict[str, Any]:
         "max_message_chars": settings.MAX_MESSAGE_CHARS,
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
         "speech_enabled": settings.TTS_BACKEND != "none",
+        "stt_backend": settings.STT_BACKEND,
     }

@@ -147,6 +147,33 @@ class SpeechFailed(ChatError):
     http_status = 502
 
 
+class TranscriptionDisabled(ChatError):
+    """The server does not transcribe (STT_BACKEND is browser or none)."""
+
+    code = "stt_disabled"
+    http_status = 404
+
+
+class TranscriptionUnavailable(ChatError):
+    """The transcription server can't be reached."""
+
+    code = "stt_unavailable"
+    http_status = 503
+
+
+class TranscriptionFailed(ChatError):
+    """The transcription server answered with an error or no text."""
+
+    code = "stt_failed"
+    http_status = 502
+
+
+class UnsupportedAudio(ChatError):
+    """A recording that isn't WebM, Ogg, WAV, MP3, MP4/M4A or FLAC audio."""
+
+    code = "unsupported_audio"
+
+
 class NothingToSay(ChatError):
     """A message that is not a finished reply with words in it."""
 

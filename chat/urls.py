@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from chat import api, attachment_api, health, metrics, user_api, views
+from chat import api, attachment_api, health, metrics, user_api, views, voice_api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -29,6 +29,7 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/personas/", api.personas, name="api-personas"),
+    path("api/transcriptions/", voice_api.transcriptions, name="api-transcriptions"),
     path("api/lorebooks/", api.lorebooks, name="api-lorebooks"),
     path("api/reader/", api.reader, name="api-reader"),
     path("reading/", views.reading_view, name="reading"),

@@ -113,6 +113,11 @@ RATE_LIMITS = {
         env.int("RATE_LIMIT_ANON_MESSAGES", default=60),
         env.float("RATE_LIMIT_ANON_MESSAGES_WINDOW", default=60),
     ),
+    # Recordings sent to be transcribed, per user or anonymous session.
+    "transcriptions": (
+        env.int("RATE_LIMIT_TRANSCRIPTIONS", default=30),
+        env.float("RATE_LIMIT_TRANSCRIPTIONS_WINDOW", default=60),
+    ),
     # Attachments uploaded per user or anonymous session (each is decoded and stored).
     "uploads": (
         env.int("RATE_LIMIT_UPLOADS", default=30),
@@ -361,6 +366,18 @@ TTS_ACTIONS = env.str("TTS_ACTIONS", default="narrate")
 TTS_TIMEOUT = env.float("TTS_TIMEOUT", default=60)
 # The longest text one speech request reads (a reply longer than this is read in part).
 TTS_MAX_CHARS = env.int("TTS_MAX_CHARS", default=4000)
+
+# --- Speech to text: the microphone ---------------------------------------------------
+# browser: the browser's own Web Speech API where it has one (no server work); openai:
+# recordings are sent to POST {STT_BASE_URL}/audio/transcriptions (OpenAI,
+# faster-whisper-server, whisper.cpp's server, Groq, LocalAI); none: no microphone.
+STT_BACKEND = env.str("STT_BACKEND", default="browser")
+STT_BASE_URL = env.str("STT_BASE_URL", default="https://api.openai.com/v1")
+STT_API_KEY = env.str("STT_API_KEY", default="")
+STT_MODEL = env.str("STT_MODEL", default="whisper-1")
+STT_TIMEOUT = env.float("STT_TIMEOUT", default=60)
+# The longest recording taken (bytes); about ten minutes of Opus.
+STT_MAX_BYTES = env.int("STT_MAX_BYTES", default=10 * 1024 * 1024)
 
 # The largest HTTP request body taken at all (an attachment and its form's overhead);
 # larger ones get 413 before they are read.

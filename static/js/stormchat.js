@@ -54,6 +54,14 @@
     });
   }
 
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
   function toast(text) {
     const box = document.getElementById("toasts");
     if (!box) return;
@@ -73,13 +81,7 @@
     const url = composer ? composer.dataset.attachmentsUrl : "";
     const maxBytes = composer ? Number(composer.dataset.maxBytes || 0) : 0;
     let uploading = 0;
-    const csrf = () => {
-      try {
-        return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
-      } catch (error) {
-        return "";
-      }
-    };
+    const csrf = csrfToken;
     const refresh = () => {
       if (list) list.hidden = list.children.length === 0;
     };
@@ -213,6 +215,90 @@
       const open = toolsToggle.getAttribute("aria-expanded") !== "true";
       toolsToggle.setAttribute("aria-expanded", String(open));
     });
+  }
+
+  /* ---- the microphone: the browser's own recognition, or a recording transcribed by
+   * the server (POST /api/transcriptions/); the words go into the composer. Settings:
+   * hold to talk, and send when the talking stops (kept in this browser). ---- */
+  const voicePref = (name) => localStorage.getItem("stormchat:voice:" + name) === "1";
+  document.querySelectorAll("[data-voice-setting]").forEach((box) => {
+    box.checked = voicePref(box.dataset.voiceSetting);
+    box.addEventListener("change", () =>
+      localStorage.setItem("stormchat:voice:" + box.dataset.voiceSetting, box.checked ? "1" : "0")
+    );
+  });
+  const mic = document.getElementById("mic-button");
+  if (mic && composer && input) {
+    const mode = composer.dataset.stt;
+    let recorder = null;
+    let recognition = null;
+    const setMic = (on) => mic.setAttribute("aria-pressed", String(on));
+    const heard = (text) => {
+      text = (text || "").trim();
+      if (!text) return;
+      input.value = (input.value.trim() ? input.value.trimEnd() + " " : "") + text;
+      input.dispatchEvent(new Event("input"));
+      if (voicePref("auto-send")) composer.requestSubmit();
+      else input.focus();
+    };
+    const transcribe = async (blob) => {
+      const form = new FormData();
+      form.append("file", blob, "speech.webm");
+      const response = await fetch(composer.dataset.transcriptionsUrl, {
+        method: "POST",
+        body: form,
+        headers: { "X-CSRFToken": csrfToken() },
+        credentials: "same-origin",
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error((data.error && data.error.message) || "The recording could not be transcribed.");
+      heard(data.text);
+    };
+    const start = async () => {
+      if (mode === "browser") {
+        const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
+        if (!Recognition) return toast("This browser can't recognise speech; type instead.");
+        recognition = new Recognition();
+        recognition.lang = document.documentElement.lang || "en";
+        recognition.onresult = (event) =>
+          heard(Array.from(event.results).map((result) => result[0].transcript).join(" "));
+        recognition.onerror = (event) => toast("Speech recognition stopped: " + event.error);
+        recognition.onend = () => setMic(false);
+        recognition.start();
+        return setMic(true);
+      }
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        const chunks = [];
+        recorder = new MediaRecorder(stream);
+        recorder.ondataavailable = (event) => event.data.size && chunks.push(event.data);
+        recorder.onstop = () => {
+          stream.getTracks().forEach((track) => track.stop());
+          transcribe(new Blob(chunks, { type: recorder.mimeType })).catch((error) => toast(error.message));
+          recorder = null;
+        };
+        recorder.start();
+        setMic(true);
+      } catch (error) {
+        toast("The microphone is not available: " + error.message);
+      }
+    };
+    const stop = () => {
+      if (recognition) recognition.stop();
+      if (recorder && recorder.state !== "inactive") recorder.stop();
+      recognition = null;
+      setMic(false);
+    };
+    const listening = () => mic.getAttribute("aria-pressed") === "true";
+    mic.addEventListener("click", () => {
+      if (voicePref("hold-to-talk")) return;
+      if (listening()) stop();
+      else start();
+    });
+    mic.addEventListener("pointerdown", () => voicePref("hold-to-talk") && start());
+    for (const name of ["pointerup", "pointerleave", "pointercancel"]) {
+      mic.addEventListener(name, () => voicePref("hold-to-talk") && listening() && stop());
+    }
   }
 
   /* ---- reading replies aloud: one voice at a time; Esc or a second press stops it ---- */

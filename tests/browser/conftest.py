@@ -31,7 +31,10 @@ SLOW_REPLY = [f"word{i} " for i in range(60)]
 
 
 def route(request: Request) -> Reply:
-    """Pick a scripted reply by what the user said last."""
+    """Pick a scripted reply by what the user said last (or transcribe a recording)."""
+    if request.path.endswith("/audio/transcriptions"):
+        heard = b"Life before death." if b'name="file"' in request.body else b""
+        return Reply(content_type="application/json", body=[b'{"text": "' + heard + b'"}'])
     messages = request.json()["messages"]
     if "name conversations" in messages[0]["content"]:
         return Reply(body=openai_sse(["Bridge ", "Four ", "Memories"]))
@@ -63,6 +66,8 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             database,
             f"{upstream.url}/v1",
             LLM_VISION="1",
+            STT_BACKEND="openai",
+            STT_BASE_URL=f"{upstream.url}/v1",
             MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
         ) as host,
     ):
@@ -86,6 +91,9 @@ def browser() -> Iterator[Browser]:
                 "--disable-component-update",
                 "--disable-sync",
                 "--no-first-run",
+                # A microphone that plays a tone, granted without asking.
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
             ],
         )
         yield browser

@@ -84,3 +84,27 @@ def test_listen_reads_a_reply_aloud_and_esc_stops_it(page: Page, live_url: str) 
     page.keyboard.press("Escape")
     expect(listen).to_have_attribute("aria-pressed", "false")
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_the_microphone_puts_what_was_said_in_the_composer(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    mic = page.get_by_role("button", name="Speak your message")
+    mic.click()
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(600)  # some of Chromium's test tone
+    with page.expect_response(lambda r: r.url.endswith("/api/transcriptions/")) as answered:
+        mic.click()
+    assert answered.value.status == 200
+    expect(mic).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#composer-input")).to_have_value("Life before death.")
+
+    # Send when I stop talking: the words go out as a message.
+    page.locator("#voice-settings summary").click()
+    page.get_by_label("Send when I stop talking").check()
+    page.locator("#composer-input").fill("")
+    mic.click()
+    page.wait_for_timeout(600)
+    mic.click()
+    user = page.locator("#messages .message.user").last
+    expect(user).to_contain_text("Life before death.")
+    assert page.problems == []  # type: ignore[attr-defined]
