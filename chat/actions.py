@@ -157,16 +157,19 @@ def chat_set_settings(
     authors_note: str | None = None,
     authors_note_depth: int | None = None,
     user_persona_id: int | Keep | None = KEEP,
+    auto_read: bool | None = None,
 ) -> Chat:
     """Set the author's note (read on every turn, ``authors_note_depth`` messages from the
-    end) and who the owner plays (None: their own name); None, or KEEP for the user
-    persona, keeps a setting. Publishes one ``settings``."""
+    end), who the owner plays (None: their own name) and whether new replies are read
+    aloud (``auto_read``); None, or KEEP for the user persona, keeps a setting. Publishes
+    one ``settings``."""
     with transaction.atomic():
         chat = services.chat_set_settings(
             chat=_owned(owner, chat_id),
             authors_note=authors_note,
             authors_note_depth=authors_note_depth,
             user_persona_id=user_persona_id,
+            auto_read=auto_read,
         )
         events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
     return chat
@@ -491,12 +494,18 @@ async def turn_stop(*, owner: Owner, chat_id: uuid.UUID | str) -> None:
 # --- speech ------------------------------------------------------------------------------
 
 
-async def message_speech(*, owner: Owner, chat_id: uuid.UUID | str, message_id: int) -> SpeechAudio:
-    """A reply read aloud in its persona's voice (``TTS_BACKEND``), made once and kept.
-    Raises NotFound for someone else's message, NothingToSay for one still being written
-    or without words, and the speech errors (``tts_disabled``, ``tts_unavailable``,
+async def message_speech(
+    *, owner: Owner, chat_id: uuid.UUID | str, message_id: int, part: str | None = None
+) -> SpeechAudio:
+    """A reply read aloud in its persona's voice (``TTS_BACKEND``), made once and kept;
+    or only ``part`` of it, which may be read while the reply is still being written (a
+    page reading sentence by sentence) but must be in its text so far. Raises NotFound
+    for someone else's message, NothingToSay for a reply being written (unless a part of
+    it) or without words, and the speech errors (``tts_disabled``, ``tts_unavailable``,
     ``tts_failed``); text chat is never affected."""
     engine = speech_engine()
+    if part is not None and not 0 < len(part) <= settings.TTS_MAX_CHARS:
+        raise NothingToSay(f"Read a part of 1 to {settings.TTS_MAX_CHARS:,} characters.")
 
     def source() -> tuple[Message, Persona]:
         chat = _owned(owner, chat_id)
@@ -506,9 +515,21 @@ async def message_speech(*, owner: Owner, chat_id: uuid.UUID | str, message_id: 
         return message, chat.persona
 
     message, persona = await database_sync_to_async(source)()
-    if message.role != Message.Role.ASSISTANT or message.status == Message.Status.STREAMING:
+    streaming = message.status == Message.Status.STREAMING
+    if message.role != Message.Role.ASSISTANT or (streaming and part is None):
         raise NothingToSay("Only a finished reply can be read aloud.")
-    parts = speakable(message.content, actions=settings.TTS_ACTIONS, limit=settings.TTS_MAX_CHARS)
+    text = message.content
+    if streaming:  # the live text is ahead of the last flush
+        with contextlib.suppress(Exception):
+            live = (await live_texts([message.pk])).get(message.pk)
+            text = live.text if live is not None and len(live.text) > len(text) else text
+    if part is not None and part not in text:
+        raise NothingToSay("That is not part of this reply.")
+    parts = speakable(
+        part if part is not None else text,
+        actions=settings.TTS_ACTIONS,
+        limit=settings.TTS_MAX_CHARS,
+    )
     if not parts:
         raise NothingToSay("This reply has no words to read aloud.")
     voice = VoiceSpec(persona.voice, persona.voice_speed, persona.voice_pitch)

@@ -162,14 +162,14 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
 def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonResponse:
     data = json_body(request)
     fields = {"title", "greeting", "read_through", "lorebooks", "user_persona", "authors_note",
-              "authors_note_depth"}  # fmt: skip
+              "authors_note_depth", "auto_read"}  # fmt: skip
     if data is None or not (fields & data.keys()):
         return error_response(
             400,
             "bad_request",
             'Send {"title": "..."}, {"greeting": n}, {"read_through": "<book slug>"}, '
             '{"lorebooks": [id, ...]}, {"user_persona": id or null} or '
-            '{"authors_note": "...", "authors_note_depth": n}.',
+            '{"authors_note": "...", "authors_note_depth": n} or {"auto_read": true}.',
         )
     if "title" in data:
         title = text_input(data["title"], what="A title")
@@ -370,11 +370,13 @@ def chat_detail(
 async def chat_message_speech(request: HttpRequest, chat_id: str, message_id: str) -> HttpResponse:
     """``GET /api/chats/<id>/messages/<message_id>/speech/``: the reply read aloud in its
     persona's voice (``audio/wav`` from the local engine; ``audio/mpeg`` or the configured
-    format from an OpenAI-compatible server), for the chat's owner only."""
+    format from an OpenAI-compatible server), for the chat's owner only. ``?text=`` reads
+    only that part of it, even while it is being written (sentence by sentence)."""
     try:
         number = number_input(message_id, what="message_id")
+        part = request.GET.get("text")
         audio = await actions.message_speech(
-            owner=await _owner(request), chat_id=chat_id, message_id=number
+            owner=await _owner(request), chat_id=chat_id, message_id=number, part=part
         )
     except ChatError as error:
         return refused(error)

@@ -227,7 +227,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.deliver("forked", {"chat_id": str(fork.pk), "title": fork.title})
 
     async def on_settings(self, data: dict[str, Any]) -> None:
-        """``authors_note`` and ``user_persona`` frames: the chat's settings."""
+        """``authors_note``, ``user_persona`` and ``auto_read`` frames: the chat's settings."""
         await database_sync_to_async(actions.chat_set_settings)(
             owner=self.owner, chat_id=self._chat_id(), **settings_input(data)
         )
@@ -290,6 +290,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "fork": on_fork,
         "authors_note": on_settings,
         "user_persona": on_settings,
+        "auto_read": on_settings,
         "stop": on_stop,
         "clear": on_clear,
         "rename": on_rename,

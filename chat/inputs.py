@@ -69,16 +69,30 @@ def _is_digits(text: str) -> bool:
     return 0 < len(text) <= 12 and text.isascii() and text.isdecimal()
 
 
+def flag_input(value: object, *, what: str) -> bool:
+    """A yes or no from JSON (true/false) or a form ("1"/"0", "on", "true"/"false")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "on", "true", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("0", "off", "false", "no"):
+        return False
+    raise BadRequest(f"{what} must be true or false.")
+
+
 def settings_input(data: Mapping[str, Any]) -> dict[str, Any]:
     """The chat settings a frame, form or JSON body changes, checked, as keyword arguments
-    of ``actions.chat_set_settings``: ``authors_note``, ``authors_note_depth`` and
-    ``user_persona`` (null or empty: yourself). Keys left out stay as they are."""
+    of ``actions.chat_set_settings``: ``authors_note``, ``authors_note_depth``,
+    ``user_persona`` (null or empty: yourself) and ``auto_read``. Keys left out stay as
+    they are."""
     fields: dict[str, Any] = {}
     if data.get("authors_note") is not None:
         fields["authors_note"] = text_input(data["authors_note"], what="authors_note")
     if data.get("authors_note_depth") not in (None, ""):
         depth = data["authors_note_depth"]
         fields["authors_note_depth"] = number_input(depth, what="authors_note_depth", low=0)
+    if data.get("auto_read") not in (None, ""):
+        fields["auto_read"] = flag_input(data["auto_read"], what="auto_read")
     if "user_persona" in data:
         chosen = data["user_persona"]
         fields["user_persona_id"] = (

@@ -96,6 +96,9 @@ class Chat(models.Model):
         validators=[MaxValueValidator(MAX_AUTHORS_NOTE_DEPTH)],
         help_text="How many messages from the end the author's note goes (0 is last).",
     )
+    auto_read = models.BooleanField(
+        default=False, help_text="Each new reply is read aloud in the tab that asked for it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

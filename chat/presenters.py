@@ -111,6 +111,7 @@ def chat_data(chat: Chat) -> dict[str, Any]:
         "user_persona": chat.user_persona_id,
         "authors_note": chat.authors_note,
         "authors_note_depth": chat.authors_note_depth,
+        "auto_read": chat.auto_read,
         "persona": persona_data(chat.persona),
         "created_at": chat.created_at.isoformat(),
         "updated_at": chat.updated_at.isoformat(),

@@ -156,6 +156,7 @@ class HtmlRenderer:
             self.chat.authors_note = changed["authors_note"]
             self.chat.authors_note_depth = changed["authors_note_depth"]
             self.chat.user_persona_id = changed["user_persona"]
+            self.chat.auto_read = changed["auto_read"]
 
     def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
         """The whole message list: a connection's own ``welcome``."""

@@ -258,12 +258,13 @@ def chat_fork_view(request: HttpRequest, chat_id: str) -> HttpResponse:
 
 @require_POST
 def chat_settings_view(request: HttpRequest, chat_id: str) -> HttpResponse:
-    """The header's author's note and user persona; answers with the updated control
-    (every other tab redraws from the ``settings`` event)."""
+    """The header's author's note and user persona, and the Voice options' auto-read;
+    answers with the updated control (every other tab redraws from the ``settings``
+    event). Fields left out of the form stay as they are."""
     owner = Owner.from_request(request)
     try:
-        form = {key: request.POST.get(key, "") for key in ("authors_note", "user_persona")}
-        form["authors_note_depth"] = request.POST.get("authors_note_depth", "")
+        fields = ("authors_note", "authors_note_depth", "user_persona", "auto_read")
+        form = {key: request.POST[key] for key in fields if key in request.POST}
         chat = actions.chat_set_settings(owner=owner, chat_id=chat_id, **settings_input(form))
     except ChatError as error:
         return refused(error)

@@ -141,10 +141,12 @@ def chat_set_settings(
     authors_note: str | None = None,
     authors_note_depth: int | None = None,
     user_persona_id: int | Keep | None = KEEP,
+    auto_read: bool | None = None,
 ) -> Chat:
     """Change the author's note (the text the model reads on every turn, ``depth``
     messages from the end) and who the owner plays (None: nobody in particular), checked
-    together and saved in one write. None (or KEEP for the user persona) keeps a setting;
+    together and saved in one write, and whether new replies are read aloud
+    (``auto_read``). None (or KEEP for the user persona) keeps a setting;
     someone else's user persona is NotFound."""
     changed = ["updated_at"]
     if authors_note is not None:
@@ -169,6 +171,9 @@ def chat_set_settings(
     if authors_note_depth is not None:
         chat.authors_note_depth = authors_note_depth
         changed.append("authors_note_depth")
+    if auto_read is not None:
+        chat.auto_read = auto_read
+        changed.append("auto_read")
     chat.save(update_fields=changed)
     return chat
 

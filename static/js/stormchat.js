@@ -45,6 +45,7 @@
         return;
       }
       awaitingAck = files > 0;
+      sentByMe = true;
       setTimeout(() => {
         input.value = "";
         localStorage.removeItem(draftKey);
@@ -76,6 +77,7 @@
    * They leave the composer when the message is acknowledged; if it is refused (a model
    * that can't see pictures, say) they stay, as the server keeps them too. ---- */
   let awaitingAck = false;
+  let sentByMe = false;
   const attachments = (() => {
     const list = document.getElementById("composer-attachments");
     const url = composer ? composer.dataset.attachmentsUrl : "";
@@ -306,7 +308,11 @@
     const element = document.getElementById("speech-player");
     let player = null;
     let button = null;
+    let queued = [];
+    let queuePlaying = false;
     const stop = () => {
+      queued = [];
+      queuePlaying = false;
       if (player) {
         player.pause();
         URL.revokeObjectURL(player.src);
@@ -318,6 +324,41 @@
       button = null;
       return !!was;
     };
+    const fetchAudio = async (url) => {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) {
+        const data = await response.json().catch(() => ({}));
+        throw new Error((data.error && data.error.message) || "This reply could not be read aloud.");
+      }
+      return URL.createObjectURL(await response.blob());
+    };
+    // Parts of a reply as it is written: each is fetched at once (so the server makes
+    // them in order) and played after the one before.
+    async function playQueue() {
+      if (queuePlaying) return;
+      queuePlaying = true;
+      while (queued.length && queuePlaying) {
+        const next = queued.shift();
+        try {
+          const url = await next;
+          if (!queuePlaying) return URL.revokeObjectURL(url);
+          player = element || new Audio();
+          player.src = url;
+          await player.play();
+          await new Promise((done) => (player.onended = done));
+          URL.revokeObjectURL(url);
+        } catch (error) {
+          toast(error.message);
+        }
+      }
+      player = null;
+      queuePlaying = false;
+    }
+    const enqueue = (url) => {
+      if (button) stop();
+      queued.push(fetchAudio(url));
+      playQueue();
+    };
     async function play(target) {
       const again = button === target;
       stop();
@@ -325,12 +366,7 @@
       button = target;
       target.setAttribute("aria-pressed", "true");
       try {
-        const response = await fetch(target.dataset.speech, { credentials: "same-origin" });
-        if (!response.ok) {
-          const data = await response.json().catch(() => ({}));
-          throw new Error((data.error && data.error.message) || "This reply could not be read aloud.");
-        }
-        const url = URL.createObjectURL(await response.blob());
+        const url = await fetchAudio(target.dataset.speech);
         if (button !== target) return URL.revokeObjectURL(url);
         player = element || new Audio();
         player.src = url;
@@ -346,7 +382,58 @@
       const target = event.target instanceof Element ? event.target.closest(".speak") : null;
       if (target) play(target);
     });
-    return { stop, playing: () => button !== null };
+    return { stop, play, enqueue, playing: () => button !== null || queuePlaying };
+  })();
+
+  /* ---- replies this tab asked for, read aloud: sentence by sentence as they are
+   * written ("Read aloud while writing", GET .../speech/?text=), or whole once complete
+   * (the chat's "Read new replies aloud") ---- */
+  const aloud = (() => {
+    const mine = new Set();
+    const said = {};
+    const raw = {};
+    // Whole sentences written since the last part sent, once there are 40 characters of
+    // them (at the end, whatever is left).
+    const speakFrom = (id, final) => {
+      const text = raw[id] || "";
+      const start = said[id] || 0;
+      const rest = text.slice(start);
+      const ends = /[.!?\u2026]+["'\u201d\u2019*_)\]]*\s+/g;
+      let end = final ? rest.length : -1;
+      let match;
+      while (!final && (match = ends.exec(rest)) !== null) end = match.index + match[0].length;
+      if (end > 0 && (final || rest.slice(0, end).trim().length >= 40)) {
+        send(id, rest.slice(0, end));
+        said[id] = start + end;
+      }
+    };
+    const send = (id, part) => {
+      const button = document.querySelector("#message-" + id + " .speak");
+      const base = button ? button.dataset.speech : speechUrl(id);
+      if (part.trim()) speech.enqueue(base + "?text=" + encodeURIComponent(part.trim()));
+    };
+    const speechUrl = (id) =>
+      "/api/chats/" + (page ? page.dataset.chatId : "") + "/messages/" + id + "/speech/";
+    return {
+      mine: (id) => mine.add(id),
+      written: (id) => {
+        if (!mine.has(id)) return;
+        const element = document.getElementById("message-" + id + "-text");
+        if (element) raw[id] = element.textContent;
+        if (voicePref("read-while-writing")) speakFrom(id, false);
+      },
+      complete: (id) => {
+        if (!mine.has(id)) return;
+        mine.delete(id);
+        if (voicePref("read-while-writing") && raw[id]) {
+          speakFrom(id, true);
+          return;
+        }
+        const auto = document.getElementById("auto-read");
+        const button = document.querySelector("#message-" + id + " .speak");
+        if (auto && auto.checked && button) speech.play(button);
+      },
+    };
   })();
 
   document.addEventListener("keydown", (event) => {
@@ -480,6 +567,9 @@
       const choice = document.getElementById("user-persona-choice");
       const select = document.getElementById("user-persona");
       if (choice && select) select.value = choice.dataset.id || "";
+      const autoChoice = document.getElementById("auto-read-choice");
+      const autoBox = document.getElementById("auto-read");
+      if (autoChoice && autoBox) autoBox.checked = autoChoice.dataset.on === "1";
     }
     return false;
   }
@@ -488,6 +578,7 @@
     if (onPushed(data)) return;
     const id = data.messageId;
     if (data.event === "stream") {
+      aloud.written(id);
       if (timing[id] && !timing[id].first) {
         timing[id].first = performance.now();
         log("first token", "#" + id + " after " + Math.round(timing[id].first - timing[id].sent) + " ms");
@@ -498,7 +589,10 @@
       timing[id] = { sent: performance.now() };
       if (awaitingAck) attachments.sent();
       awaitingAck = false;
+      if (sentByMe) aloud.mine(id);
+      sentByMe = false;
     }
+    if (data.event === "complete") aloud.complete(id);
     if (data.event === "error") awaitingAck = false;
     if (data.event === "welcome") log("snapshot", "");
     else if (data.event === "error") log("error", data.code);

@@ -28,6 +28,15 @@ XSS_REPLY = [
 ]
 NORMAL_REPLY = ["Life ", "before ", "death. ", "**Strength** ", "before ", "weakness."]
 SLOW_REPLY = [f"word{i} " for i in range(60)]
+STORY = [
+    "The highstorm came at dusk. ",
+    "Bridge Four huddled in the barrack. ",
+    "Rock sang an old Horneater song. ",
+    "Syl danced along the rafters. ",
+    "Teft pretended not to listen. ",
+    "By dawn the storm had passed. ",
+    "Everyone was still alive.",
+]
 
 
 def route(request: Request) -> Reply:
@@ -51,6 +60,8 @@ def route(request: Request) -> Reply:
         return Reply(body=openai_sse([", ".join(told)]))
     if "xss" in last:
         return Reply(body=paced(openai_sse(XSS_REPLY), 0.02))
+    if "story" in last:
+        return Reply(body=paced(openai_sse(STORY), 0.15))
     if "slow" in last:
         return Reply(body=paced(openai_sse(SLOW_REPLY), 0.08))
     return Reply(body=paced(openai_sse(NORMAL_REPLY), 0.03))

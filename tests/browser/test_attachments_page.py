@@ -108,3 +108,35 @@ def test_the_microphone_puts_what_was_said_in_the_composer(page: Page, live_url:
     user = page.locator("#messages .message.user").last
     expect(user).to_contain_text("Life before death.")
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_replies_read_themselves_aloud_when_asked(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    page.locator("#voice-settings summary").click()
+    with page.expect_response(lambda r: r.url.endswith("/settings/")):
+        page.get_by_label("Read new replies aloud").check()
+    page.locator("#voice-settings summary").click()
+    page.locator("#composer-input").fill("Hello")
+    page.locator("#composer-input").press("Enter")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    listen = last_reply(page).get_by_role("button", name="Read this reply aloud")
+    expect(listen).to_have_attribute("aria-pressed", "true")  # started by itself
+    page.keyboard.press("Escape")
+    expect(listen).to_have_attribute("aria-pressed", "false")
+
+    # Read while writing: sentences are read as they arrive, before the reply is done.
+    page.locator("#voice-settings summary").click()
+    page.get_by_label("Read new replies aloud").uncheck()
+    page.get_by_label("Read aloud while writing").check()
+    page.locator("#voice-settings summary").click()
+    with page.expect_request(lambda r: "/speech/?text=" in r.url) as asked:
+        page.locator("#composer-input").fill("Tell me a story")
+        page.locator("#composer-input").press("Enter")
+    assert "highstorm" in asked.value.url
+    assert last_reply(page).get_attribute("data-status") == "streaming"
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    page.wait_for_function(
+        "() => { const a = document.getElementById('speech-player'); "
+        "return !a.paused && a.currentTime > 0; }"
+    )
+    assert page.problems == []  # type: ignore[attr-defined]

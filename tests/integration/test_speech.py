@@ -187,3 +187,47 @@ def _stored_speech() -> list[str]:
     for folder in default_storage.listdir("speech")[0]:
         names += default_storage.listdir(f"speech/{folder}")[1]
     return names
+
+
+async def test_a_part_of_a_reply_being_written_can_be_read(
+    owned_chat: tuple[Chat, str], settings: Settings
+) -> None:
+    settings.TTS_BACKEND = "local"
+    chat, key = owned_chat
+    message = await greeting(chat)
+    written = "The storm is coming. Get inside, and bar the door behind you."
+    await Message.objects.filter(pk=message.pk).aupdate(status="streaming", content=written)
+    url = speech_url(chat, message)
+    part = await visitor(key).get(url, {"text": "The storm is coming."})
+    assert part.status_code == 200, part.content
+    assert part["Content-Type"] == "audio/wav"
+    whole = await visitor(key).get(url)
+    assert whole.json()["error"]["code"] == "nothing_to_say"  # not until it is finished
+    for stranger_text in ("Something the reply never said.", "x" * 5000):
+        refused = await visitor(key).get(url, {"text": stranger_text})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "nothing_to_say"
+
+
+async def test_auto_read_is_a_chat_setting_on_every_interface(
+    owned_chat: tuple[Chat, str], connect: Connect
+) -> None:
+    chat, key = owned_chat
+    first, second = await connect(chat.pk, key), await connect(chat.pk, key)
+    await first.receive()
+    await second.receive()
+    await first.send(type="auto_read", auto_read=True)
+    for tab in (first, second):
+        assert (await tab.receive_until("settings"))[-1]["chat"]["auto_read"] is True
+    response = await visitor(key).patch(
+        f"/api/chats/{chat.pk}/", {"auto_read": False}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    for tab in (first, second):
+        assert (await tab.receive_until("settings"))[-1]["chat"]["auto_read"] is False
+    page = visitor(key)
+    await page.post(f"/chats/{chat.pk}/settings/", {"auto_read": ["0", "1"]})
+    assert (await first.receive_until("settings"))[-1]["chat"]["auto_read"] is True
+    refreshed = await Chat.objects.aget(pk=chat.pk)
+    assert refreshed.auto_read
+    assert refreshed.authors_note == ""  # a form with one field leaves the others alone
