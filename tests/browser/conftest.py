@@ -76,6 +76,10 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stormchat_on_sqlite(
             database,
             f"{upstream.url}/v1",
+            # Every test is a new visitor from 127.0.0.1; the per-address limits on new
+            # sessions and chats are tested elsewhere.
+            RATE_LIMIT_ANON_SESSIONS="10000",
+            RATE_LIMIT_ANON_CHATS="10000",
             LLM_VISION="1",
             STT_BACKEND="openai",
             STT_BASE_URL=f"{upstream.url}/v1",
