@@ -63,3 +63,20 @@ def speakable(markdown: str, *, actions: str = "narrate", limit: int = 4000) -> 
         else:
             spoken.append(Spoken(words, part.narrator))
     return spoken
+
+
+SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019*_)\]]*\s+")
+
+
+def next_sentences(text: str, start: int, *, final: bool, least: int = 40) -> tuple[str, int]:
+    """The whole sentences written since ``start`` once there are ``least`` characters
+    of them (at the end, whatever is left), and where the next part starts; ``("",
+    start)`` while there is not enough yet. Speaking a reply as it streams reads these."""
+    rest = text[start:]
+    end = len(rest) if final else -1
+    if not final:
+        for match in SENTENCE_END.finditer(rest):
+            end = match.end()
+    if end > 0 and (final or len(rest[:end].strip()) >= least) and rest[:end].strip():
+        return rest[:end], start + end
+    return "", start

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat.speech.text import Spoken, speakable
+from chat.speech.text import Spoken, next_sentences, speakable
 
 
 def test_actions_are_the_narrators_and_the_rest_the_personas() -> None:
@@ -39,3 +39,12 @@ def test_bold_and_words_with_underscores_are_not_actions() -> None:
     assert speakable("**Strength** before snake_case weakness.") == [
         Spoken("Strength before snake case weakness.")
     ]
+
+
+def test_next_sentences_waits_for_whole_sentences_of_some_length() -> None:
+    text = "Short one. The highstorm is coming, so get inside. Bar the"
+    part, at = next_sentences(text, 0, final=False)
+    assert part == "Short one. The highstorm is coming, so get inside. "
+    assert next_sentences(text, at, final=False) == ("", at)  # "Bar the" is not done
+    assert next_sentences(text, at, final=True) == ("Bar the", len(text))
+    assert next_sentences("Hi. ", 0, final=False) == ("", 0)  # too little yet
