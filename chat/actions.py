@@ -508,6 +508,12 @@ async def message_speech(
         raise NothingToSay(f"Read a part of 1 to {settings.TTS_MAX_CHARS:,} characters.")
 
     def source() -> tuple[Message, Persona]:
+        decision = attempt(limit_for("speech"), owner.identity)
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too much read aloud; try again in {decision.retry_after} s.",
+                retry_after=decision.retry_after,
+            )
         chat = _owned(owner, chat_id)
         message = message_in_chat(chat=chat, message_id=message_id)
         if message is None:

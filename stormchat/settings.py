@@ -113,6 +113,11 @@ RATE_LIMITS = {
         env.int("RATE_LIMIT_ANON_MESSAGES", default=60),
         env.float("RATE_LIMIT_ANON_MESSAGES_WINDOW", default=60),
     ),
+    # Replies (or parts of one, read as it is written) read aloud, per user or session.
+    "speech": (
+        env.int("RATE_LIMIT_SPEECH", default=120),
+        env.float("RATE_LIMIT_SPEECH_WINDOW", default=60),
+    ),
     # Recordings sent to be transcribed, per user or anonymous session.
     "transcriptions": (
         env.int("RATE_LIMIT_TRANSCRIPTIONS", default=30),

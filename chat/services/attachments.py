@@ -89,3 +89,25 @@ def attachment_files_delete(attachment: Attachment) -> None:
     for field in (attachment.file, attachment.thumbnail):
         if field:
             field.storage.delete(field.name)
+
+
+def attachments_copy(copies: dict[int, Message]) -> None:
+    """Give each copied message (by the id of its original) copies of the original's
+    attachments, files included, so the copy keeps them whatever becomes of the original
+    (a fork)."""
+    for original in Attachment.objects.filter(message_id__in=copies):
+        message = copies[original.message_id]  # type: ignore[index]
+        copy = Attachment(
+            chat_id=message.chat_id,
+            message=message,
+            **{
+                name: getattr(original, name)
+                for name in ("kind", "name", "content_type", "size", "width", "height", "text")
+            },
+        )
+        for field in ("file", "thumbnail"):
+            stored = getattr(original, field)
+            if stored:
+                with stored.open("rb") as handle:
+                    getattr(copy, field).save(original.name, ContentFile(handle.read()), save=False)
+        copy.save()

@@ -26,6 +26,7 @@ from chat.models import (
     UserPersona,
 )
 from chat.ownership import Owner
+from chat.services.attachments import attachments_copy
 from chat.services.common import lock_idle_chat
 from personas.lore import series
 from personas.models import Lorebook, Persona
@@ -112,7 +113,8 @@ def chat_fork(*, chat: Chat, message_id: int) -> Chat:
         copied = chat.messages.filter(position__lte=source.position).exclude(
             status=Status.STREAMING
         )
-        Message.objects.bulk_create(
+        originals = list(copied.order_by("position"))
+        copies = Message.objects.bulk_create(
             Message(
                 chat=fork,
                 **{
@@ -121,7 +123,14 @@ def chat_fork(*, chat: Chat, message_id: int) -> Chat:
                     if field.attname not in ("id", "chat_id", "created_at")
                 },
             )
-            for message in copied.order_by("position")
+            for message in originals
+        )
+        attachments_copy(
+            {
+                original.pk: copy
+                for original, copy in zip(originals, copies, strict=True)
+                if original.attachment_count
+            }
         )
     return fork
 

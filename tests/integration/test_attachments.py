@@ -195,3 +195,35 @@ async def wait_for(condition: Any, seconds: float = 5) -> None:
     async with asyncio.timeout(seconds):
         while not condition():
             await asyncio.sleep(0.02)
+
+
+async def test_a_fork_keeps_its_own_copies_of_the_files(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: Any
+) -> None:
+    from django.test import AsyncClient
+
+    await llm(sse_reply(TOKENS))
+    chat, key = owned_chat
+    notes = await uploaded(chat, key, "notes.md", b"Find the Oathgates.")
+    client = await connect(chat.pk, key)
+    await client.receive()
+    await client.send(type="chat", content="Read this.", attachments=[str(notes.pk)])
+    reply = (await client.receive_until("complete"))[-1]["message"]
+    visitor = AsyncClient()
+    visitor.cookies["sessionid"] = key
+    forked = await visitor.post(
+        f"/api/chats/{chat.pk}/fork/", {"message_id": reply["id"]}, content_type="application/json"
+    )
+    assert forked.status_code == 201, forked.content
+    fork_id = forked.json()["id"]
+    copy = await Attachment.objects.select_related("message").aget(chat_id=fork_id)
+    assert copy.pk != notes.pk
+    assert (copy.name, copy.text, copy.message.content) == ("notes.md", notes.text, "Read this.")
+    assert copy.file.name != notes.file.name
+    await visitor.delete(f"/api/chats/{chat.pk}/")
+    detail = (await visitor.get(f"/api/chats/{fork_id}/")).json()
+    [user] = [m for m in detail["messages"] if m["role"] == "user"]
+    [listed] = user["attachments"]
+    download = await visitor.get(listed["url"])
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"Find the Oathgates."  # type: ignore[arg-type]

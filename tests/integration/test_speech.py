@@ -231,3 +231,17 @@ async def test_auto_read_is_a_chat_setting_on_every_interface(
     refreshed = await Chat.objects.aget(pk=chat.pk)
     assert refreshed.auto_read
     assert refreshed.authors_note == ""  # a form with one field leaves the others alone
+
+
+async def test_reading_aloud_is_rate_limited(
+    owned_chat: tuple[Chat, str], settings: Settings
+) -> None:
+    settings.TTS_BACKEND = "local"
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "speech": (2, 60)}
+    chat, key = owned_chat
+    url = speech_url(chat, await greeting(chat))
+    for _ in range(2):
+        assert (await visitor(key).get(url)).status_code == 200
+    limited = await visitor(key).get(url)
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
