@@ -140,3 +140,46 @@ def test_replies_read_themselves_aloud_when_asked(page: Page, live_url: str) -> 
         "return !a.paused && a.currentTime > 0; }"
     )
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_pasted_and_dropped_pictures_are_attached(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    red = list(png_bytes())
+    blue = list(png_bytes((30, 30, 220)))
+    page.evaluate(
+        """([red, blue]) => {
+            const file = (bytes, name) =>
+                new File([new Uint8Array(bytes)], name, { type: "image/png" });
+            const how = { bubbles: true, cancelable: true };
+            const pasted = new DataTransfer();
+            pasted.items.add(file(red, "pasted.png"));
+            document.getElementById("composer-input").dispatchEvent(
+                new ClipboardEvent("paste", { clipboardData: pasted, ...how })
+            );
+            const dropped = new DataTransfer();
+            dropped.items.add(file(blue, "dropped.png"));
+            const target = document.querySelector(".chat-main");
+            target.dispatchEvent(new DragEvent("dragover", { dataTransfer: dropped, ...how }));
+            target.dispatchEvent(new DragEvent("drop", { dataTransfer: dropped, ...how }));
+        }""",
+        [red, blue],
+    )
+    previews = page.locator("#composer-attachments .attachment-preview")
+    expect(previews).to_have_count(2)
+    expect(previews.locator("img")).to_have_count(2)
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_hold_to_talk(page: Page, live_url: str) -> None:
+    start_chat(page, live_url)
+    page.locator("#voice-settings summary").click()
+    page.get_by_label("Hold 🎤 to talk").check()
+    page.locator("#voice-settings summary").click()
+    mic = page.get_by_role("button", name="Speak your message")
+    mic.hover()
+    page.mouse.down()
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(600)  # some of Chromium's test tone
+    with page.expect_response(lambda r: r.url.endswith("/api/transcriptions/")):
+        page.mouse.up()
+    expect(page.locator("#composer-input")).to_have_value("Life before death.")

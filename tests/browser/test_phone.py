@@ -99,6 +99,9 @@ def test_the_list_of_chats_is_a_drawer(phone_page: Page, live_url: str) -> None:
     menu.tap()
     drawer.get_by_role("button", name="Close the list of chats").tap()
     expect(drawer).to_be_hidden()
+    # A phone can take a picture for the message straight from its camera.
+    expect(page.get_by_title("Take a picture")).to_be_visible()
+    assert page.locator("#camera-input").get_attribute("capture") == "environment"
     # The chat's options fold behind one button.
     expect(page.locator("#read-through")).to_be_hidden()
     page.get_by_role("button", name="Chat options").tap()
