@@ -28,14 +28,13 @@ from django.utils import timezone
 
 from chat import drafts, events, services
 from chat.attachments import PreparedFile, prepare_upload
-from chat.attempts import count_attempt
+from chat.attempts import count_attempt, count_use
 from chat.backends.base import Backend
 from chat.backends.registry import backend_for_persona, sees_images
 from chat.errors import (
     NotFound,
     NothingToSay,
     NotStreaming,
-    RateLimited,
     TooManyChats,
     VisionUnsupported,
 )
@@ -376,12 +375,7 @@ async def attachment_upload(
     thread."""
 
     def allowed() -> Chat:
-        decision = attempt(limit_for("uploads"), owner.identity)
-        if not decision.allowed:
-            raise RateLimited(
-                f"Too many uploads; try again in {decision.retry_after} s.",
-                retry_after=decision.retry_after,
-            )
+        count_use("uploads", owner, None, "uploads")
         return _owned(owner, chat_id)
 
     chat = await database_sync_to_async(allowed)()
@@ -508,12 +502,7 @@ async def message_speech(
         raise NothingToSay(f"Read a part of 1 to {settings.TTS_MAX_CHARS:,} characters.")
 
     def source() -> tuple[Message, Persona]:
-        decision = attempt(limit_for("speech"), owner.identity)
-        if not decision.allowed:
-            raise RateLimited(
-                f"Too much read aloud; try again in {decision.retry_after} s.",
-                retry_after=decision.retry_after,
-            )
+        count_use("speech", owner, None, "replies read aloud")
         chat = _owned(owner, chat_id)
         message = message_in_chat(chat=chat, message_id=message_id)
         if message is None:
@@ -545,19 +534,8 @@ async def message_speech(
 async def transcription_create(*, owner: Owner, data: bytes, address: str | None) -> str:
     """The words in a recording from the microphone (``STT_BACKEND=openai``), for the
     composer; nothing is saved. Counts against the owner's (or address's) limit."""
-
-    def allowed() -> None:
-        known = owner.user_id is not None or bool(owner.session_key)
-        decision = attempt(
-            limit_for("transcriptions"), owner.identity if known else f"ip:{address}"
-        )
-        if not decision.allowed:
-            raise RateLimited(
-                f"Too many recordings; try again in {decision.retry_after} s.",
-                retry_after=decision.retry_after,
-            )
-
-    await sync_to_async(allowed, thread_sensitive=False)()
+    use = sync_to_async(count_use, thread_sensitive=False)
+    await use("transcriptions", owner, address, "recordings")
     return await transcribe(data)
 
 

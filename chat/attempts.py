@@ -25,3 +25,18 @@ def count_attempt(owner: Owner, address: str | None) -> None:
             f"Try again in {decision.retry_after} s.",
             retry_after=decision.retry_after,
         )
+
+
+def count_use(scope: str, owner: Owner, address: str | None, what: str) -> None:
+    """Count one use of ``scope``'s limit (``uploads``, ``speech``, ``transcriptions``) by
+    this owner, or by the address for a visitor with no session yet; RateLimited past it.
+    ``what`` names the thing for the message ("uploads")."""
+    known = owner.user_id is not None or bool(owner.session_key)
+    limit = limit_for(scope)
+    decision = attempt(limit, owner.identity if known else f"ip:{address}")
+    if not decision.allowed:
+        raise RateLimited(
+            f"That is more than {limit.count} {what} in {limit.window:g} seconds. "
+            f"Try again in {decision.retry_after} s.",
+            retry_after=decision.retry_after,
+        )

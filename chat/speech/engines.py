@@ -21,11 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from django.conf import settings
 
-from chat.backends.http import http_client
 from chat.errors import SpeechDisabled, SpeechFailed, SpeechUnavailable
+from chat.speech.service import service_post
 from chat.speech.text import Spoken
 
 PAUSE_SECONDS = 0.25  # between a line and an action
@@ -170,10 +169,6 @@ class OpenAIEngine(SpeechEngine):
         return Audio(b"".join(pieces), FORMATS[self.format])
 
     async def _request(self, text: str, voice: str, speed: float) -> bytes:
-        url = settings.TTS_BASE_URL.rstrip("/") + "/audio/speech"
-        headers = (
-            {"Authorization": f"Bearer {settings.TTS_API_KEY}"} if settings.TTS_API_KEY else {}
-        )
         body = {
             "model": settings.TTS_MODEL,
             "voice": voice,
@@ -181,20 +176,16 @@ class OpenAIEngine(SpeechEngine):
             "response_format": self.format,
             "speed": speed,
         }
-        try:
-            response = await http_client().post(
-                url, json=body, headers=headers, timeout=settings.TTS_TIMEOUT
-            )
-        except httpx.TimeoutException:
-            raise SpeechUnavailable("The speech server did not answer in time.") from None
-        except httpx.TransportError:
-            raise SpeechUnavailable(
-                "The speech server cannot be reached. Is it running, and is TTS_BASE_URL right?"
-            ) from None
-        if response.status_code in (401, 403):
-            raise SpeechFailed("The speech server refused the key (TTS_API_KEY).")
-        if response.status_code >= 400:
-            raise SpeechFailed(f"The speech server answered {response.status_code}.")
+        response = await service_post(
+            settings.TTS_BASE_URL.rstrip("/") + "/audio/speech",
+            label="speech",
+            setting="TTS_BASE_URL",
+            unavailable=SpeechUnavailable,
+            failed=SpeechFailed,
+            api_key=settings.TTS_API_KEY,
+            seconds=settings.TTS_TIMEOUT,
+            json=body,
+        )
         kind = response.headers.get("content-type", "")
         if not response.content or not (kind.startswith("audio/") or "octet-stream" in kind):
             raise SpeechFailed("The speech server answered with something that isn't audio.")

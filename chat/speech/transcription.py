@@ -8,10 +8,8 @@ its name or declared type says) and its size before anything is sent.
 
 from __future__ import annotations
 
-import httpx
 from django.conf import settings
 
-from chat.backends.http import http_client
 from chat.errors import (
     AttachmentTooLarge,
     TranscriptionDisabled,
@@ -19,6 +17,7 @@ from chat.errors import (
     TranscriptionUnavailable,
     UnsupportedAudio,
 )
+from chat.speech.service import service_post
 
 EXTENSIONS = {
     "audio/webm": "webm",
@@ -62,24 +61,17 @@ async def transcribe(data: bytes) -> str:
     kind = audio_type(data)
     if kind is None:
         raise UnsupportedAudio("That is not a recording (WebM, Ogg, WAV, MP3, M4A or FLAC).")
-    url = settings.STT_BASE_URL.rstrip("/") + "/audio/transcriptions"
-    headers = {"Authorization": f"Bearer {settings.STT_API_KEY}"} if settings.STT_API_KEY else {}
-    files = {"file": (f"speech.{EXTENSIONS[kind]}", data, kind)}
-    form = {"model": settings.STT_MODEL, "response_format": "json"}
-    try:
-        response = await http_client().post(
-            url, files=files, data=form, headers=headers, timeout=settings.STT_TIMEOUT
-        )
-    except httpx.TimeoutException:
-        raise TranscriptionUnavailable("The transcription server did not answer in time.") from None
-    except httpx.TransportError:
-        raise TranscriptionUnavailable(
-            "The transcription server cannot be reached. Is STT_BASE_URL right?"
-        ) from None
-    if response.status_code in (401, 403):
-        raise TranscriptionFailed("The transcription server refused the key (STT_API_KEY).")
-    if response.status_code >= 400:
-        raise TranscriptionFailed(f"The transcription server answered {response.status_code}.")
+    response = await service_post(
+        settings.STT_BASE_URL.rstrip("/") + "/audio/transcriptions",
+        label="transcription",
+        setting="STT_BASE_URL",
+        unavailable=TranscriptionUnavailable,
+        failed=TranscriptionFailed,
+        api_key=settings.STT_API_KEY,
+        seconds=settings.STT_TIMEOUT,
+        files={"file": (f"speech.{EXTENSIONS[kind]}", data, kind)},
+        data={"model": settings.STT_MODEL, "response_format": "json"},
+    )
     try:
         text = response.json().get("text")
     except (ValueError, AttributeError):

@@ -126,7 +126,11 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     """A tab that fails the test on any JavaScript error or CSP violation."""
-    page = context.new_page()
+    return watched(context.new_page())
+
+
+def watched(page: Page) -> Page:
+    """The tab, collecting JavaScript errors and CSP violations in ``page.problems``."""
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(

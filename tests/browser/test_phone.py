@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, watched
 from .test_chat_page import last_reply, start_chat
 
 pytestmark = pytest.mark.slow
@@ -27,19 +27,7 @@ def phone(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def phone_page(phone: BrowserContext) -> Page:
     """A phone tab that fails the test on a JavaScript error or a CSP violation."""
-    page = phone.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    page.problems = problems  # type: ignore[attr-defined]
-    return page
+    return watched(phone.new_page())
 
 
 def send_and_finish(page: Page, text: str) -> None:
