@@ -60,7 +60,7 @@ def route(request: Request) -> Reply:
         return Reply(body=openai_sse([", ".join(told)]))
     if "xss" in last:
         return Reply(body=paced(openai_sse(XSS_REPLY), 0.02))
-    if "story" in last:
+    if "highstorm story" in last:
         return Reply(body=paced(openai_sse(STORY), 0.15))
     if "slow" in last:
         return Reply(body=paced(openai_sse(SLOW_REPLY), 0.08))

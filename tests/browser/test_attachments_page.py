@@ -130,7 +130,7 @@ def test_replies_read_themselves_aloud_when_asked(page: Page, live_url: str) -> 
     page.get_by_label("Read aloud while writing").check()
     page.locator("#voice-settings summary").click()
     with page.expect_request(lambda r: "/speech/?text=" in r.url) as asked:
-        page.locator("#composer-input").fill("Tell me a story")
+        page.locator("#composer-input").fill("Tell me a highstorm story")
         page.locator("#composer-input").press("Enter")
     assert "highstorm" in asked.value.url
     assert last_reply(page).get_attribute("data-status") == "streaming"

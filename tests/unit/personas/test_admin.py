@@ -64,6 +64,10 @@ def test_persona_form_saves_every_field(staff_client: Client) -> None:
         "temperature": "1.1",
         "top_p": "0.9",
         "max_tokens": "300",
+        "vision": "on",
+        "voice": "af_heart",
+        "voice_speed": "1.2",
+        "voice_pitch": "1.3",
     }
     response = staff_client.post(reverse("admin:personas_persona_add"), data)
     assert response.status_code == 302, response.content
@@ -75,6 +79,8 @@ def test_persona_form_saves_every_field(staff_client: Client) -> None:
         300,
     )
     assert lift.temperature == pytest.approx(1.1)
+    assert (lift.vision, lift.voice) == (True, "af_heart")
+    assert (lift.voice_speed, lift.voice_pitch) == (pytest.approx(1.2), pytest.approx(1.3))
 
 
 @pytest.mark.django_db
