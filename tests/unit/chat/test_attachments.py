@@ -16,7 +16,9 @@ from pytest_django.fixtures import Settings
 
 from chat.models import Attachment
 
-pytestmark = pytest.mark.django_db
+# Uploads go through channels' database_sync_to_async, which closes a connection that is
+# inside a test's transaction on PostgreSQL: these tests commit for real.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def new_chat(client: Client) -> str:
