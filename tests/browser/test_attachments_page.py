@@ -173,7 +173,7 @@ def test_pasted_and_dropped_pictures_are_attached(page: Page, live_url: str) -> 
 def test_hold_to_talk(page: Page, live_url: str) -> None:
     start_chat(page, live_url)
     page.locator("#voice-settings summary").click()
-    page.get_by_label("Hold 🎤 to talk").check()
+    page.get_by_label("Hold the microphone to talk").check()
     page.locator("#voice-settings summary").click()
     mic = page.get_by_role("button", name="Speak your message")
     mic.hover()
