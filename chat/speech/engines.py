@@ -52,6 +52,7 @@ class SpeechEngine(ABC):
 
     name: str
     extension: str
+    content_type: str
 
     @abstractmethod
     async def speak(self, parts: list[Spoken], voice: VoiceSpec) -> Audio:
@@ -90,11 +91,12 @@ class LocalEngine(SpeechEngine):
 
     name = "local"
     extension = "wav"
+    content_type = "audio/wav"
 
     async def speak(self, parts: list[Spoken], voice: VoiceSpec) -> Audio:
         loop = asyncio.get_running_loop()
         data = await loop.run_in_executor(_speaker, synthesize_wav, parts, voice)
-        return Audio(data, "audio/wav")
+        return Audio(data, self.content_type)
 
     def fingerprint(self) -> list[Any]:
         return [self.name, "en_US-joe-medium", NARRATOR]
@@ -153,6 +155,7 @@ class OpenAIEngine(SpeechEngine):
     def __init__(self) -> None:
         self.format = settings.TTS_FORMAT if settings.TTS_FORMAT in FORMATS else "mp3"
         self.extension = self.format
+        self.content_type = FORMATS[self.format]
 
     def fingerprint(self) -> list[Any]:
         return [self.name, settings.TTS_BASE_URL, settings.TTS_MODEL, self.format,
@@ -166,7 +169,7 @@ class OpenAIEngine(SpeechEngine):
         else:
             requests = [(" ".join(p.text for p in parts), name)]
         pieces = [await self._request(text, speaker, voice.speed) for text, speaker in requests]
-        return Audio(b"".join(pieces), FORMATS[self.format])
+        return Audio(b"".join(pieces), self.content_type)
 
     async def _request(self, text: str, voice: str, speed: float) -> bytes:
         body = {

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from chat.speech.engines import FORMATS, Audio, SpeechEngine, VoiceSpec
+from chat.speech.engines import Audio, SpeechEngine, VoiceSpec
 from chat.speech.text import Spoken
 
 
@@ -29,17 +29,12 @@ def speech_path(engine: SpeechEngine, parts: list[Spoken], voice: VoiceSpec) -> 
 async def spoken(engine: SpeechEngine, parts: list[Spoken], voice: VoiceSpec) -> Audio:
     """The speech from the store, or made now and kept."""
     path = speech_path(engine, parts, voice)
-    content_type = _content_type(engine)
     kept = await sync_to_async(_read, thread_sensitive=False)(path)
     if kept is not None:
-        return Audio(kept, content_type)
+        return Audio(kept, engine.content_type)
     audio = await engine.speak(parts, voice)
     await sync_to_async(_keep, thread_sensitive=False)(path, audio.data)
     return audio
-
-
-def _content_type(engine: SpeechEngine) -> str:
-    return FORMATS.get(engine.extension, "audio/wav")
 
 
 def _read(path: str) -> bytes | None:
