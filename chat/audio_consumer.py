@@ -13,12 +13,10 @@ the same turn the chat socket, the page and the API start, and every tab sees it
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import orjson
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import actions
@@ -27,18 +25,17 @@ from chat.events import chat_group
 from chat.inputs import number_input
 from chat.ownership import Owner
 from chat.selectors import chat_get_for_owner
-from chat.sessions import CLOSE_SESSION_ENDED, session_is_current
+from chat.sessions import CLOSE_SESSION_ENDED
 from chat.socket_limits import CLOSE_TOO_MANY, FrameBudget, socket_admit, socket_release
+from chat.sockets import ChatSocket
 from chat.speech.text import next_sentences
 
 CLOSE_NOT_FOUND = 4404
 
 
-class AudioConsumer(AsyncWebsocketConsumer):
+class AudioConsumer(ChatSocket):
     """One audio connection to one chat."""
 
-    chat_id: uuid.UUID | None = None
-    owner: Owner = Owner()
     budget: FrameBudget | None = None
     admitted = False
 
@@ -189,19 +186,6 @@ class AudioConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     # --- helpers ---------------------------------------------------------------------
-
-    async def _session_is_current(self) -> bool:
-        session = self.scope.get("session")
-        key = session.session_key if session is not None else None
-        return await database_sync_to_async(session_is_current)(key, self.owner.user_id)
-
-    def _chat_id(self) -> uuid.UUID:
-        assert self.chat_id is not None
-        return self.chat_id
-
-    def _address(self) -> str | None:
-        client = self.scope.get("client")
-        return str(client[0]) if client else None
 
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=orjson.dumps(payload).decode())

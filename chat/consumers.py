@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
@@ -13,7 +12,6 @@ from urllib.parse import parse_qs
 import orjson
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import actions, metrics
@@ -30,21 +28,18 @@ from chat.ownership import Owner
 from chat.positions import StreamPositions
 from chat.rendering import HtmlRenderer
 from chat.selectors import chat_get_for_owner
-from chat.sessions import CLOSE_SESSION_ENDED, session_is_current
+from chat.sessions import CLOSE_SESSION_ENDED
 from chat.snapshots import chat_snapshot
 from chat.socket_limits import CLOSE_TOO_MANY, FrameBudget, socket_admit, socket_release
+from chat.sockets import ChatSocket
 
 # Sent when the chat does not exist or is not the caller's: both look the same.
 CLOSE_NOT_FOUND = 4404
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(ChatSocket):
     """One connection to one chat. Generation runs elsewhere; this only relays."""
 
-    # Only the id is kept: thousands of idle connections shouldn't each hold a copy of
-    # the chat and its persona's prompts (bench S4, memory per connection).
-    chat_id: uuid.UUID | None = None
-    owner: Owner = Owner()
     group: str | None = None
     groups_joined: tuple[str, ...] = ()
     # None speaks the JSON protocol; the browser page asks for HTML (?format=html).
@@ -301,14 +296,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "ping": on_ping,
     }
 
-    def _address(self) -> str | None:
-        client = self.scope.get("client")
-        return str(client[0]) if client else None
-
-    def _chat_id(self) -> uuid.UUID:
-        assert self.chat_id is not None
-        return self.chat_id
-
     async def _welcome(self, chat: Any) -> None:
         snapshot = await chat_snapshot(chat)
         self.positions.snapshot(snapshot["messages"])
@@ -324,11 +311,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._welcome(chat)
 
     # --- the session behind the socket ------------------------------------------------
-
-    async def _session_is_current(self) -> bool:
-        session = self.scope.get("session")
-        key = session.session_key if session is not None else None
-        return await database_sync_to_async(session_is_current)(key, self.owner.user_id)
 
     async def auth_check(self, message: dict[str, Any]) -> None:
         """The user logged out or changed their password somewhere: is this one still good?"""
