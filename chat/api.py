@@ -213,8 +213,17 @@ def accepted(job: ReplyJob) -> JsonResponse:
     return JsonResponse(body, status=202)
 
 
-async def _owner(request: HttpRequest) -> Owner:
+async def request_owner(request: HttpRequest) -> Owner:
+    """The owner behind a request, from an async view."""
     return await sync_to_async(Owner.from_request)(request)
+
+
+async def uploaded(request: HttpRequest, missing: ChatError) -> tuple[str, bytes]:
+    """The name and bytes of the multipart field ``file``; ``missing`` when there is none."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise missing
+    return upload.name or "", await sync_to_async(upload.read, thread_sensitive=False)()
 
 
 @require_POST
@@ -225,7 +234,7 @@ async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
     try:
         content = text_input(data.get("content", ""))
         job = await actions.turn_send(
-            owner=await _owner(request),
+            owner=await request_owner(request),
             chat_id=chat_id,
             content=content,
             attachments=attachment_ids(data.get("attachments")),
@@ -245,7 +254,7 @@ async def chat_message(request: HttpRequest, chat_id: str, message_id: str) -> J
     if request.method == "GET":
         return await sync_to_async(_message_in_full)(request, chat_id, message_id)
     data = json_body(request) or {}
-    owner = await _owner(request)
+    owner = await request_owner(request)
     try:
         number = number_input(message_id, what="message_id")
         if request.method == "DELETE":
@@ -289,7 +298,7 @@ async def chat_regenerate(request: HttpRequest, chat_id: str) -> JsonResponse:
     """``POST /api/chats/<id>/regenerate/``: write the last reply again."""
     try:
         job = await actions.turn_regenerate(
-            owner=await _owner(request), chat_id=chat_id, address=client_ip(request)
+            owner=await request_owner(request), chat_id=chat_id, address=client_ip(request)
         )
     except ChatError as error:
         return refused(error)
@@ -301,7 +310,7 @@ async def chat_continue(request: HttpRequest, chat_id: str) -> JsonResponse:
     """``POST /api/chats/<id>/continue/``: extend the last reply."""
     try:
         job = await actions.turn_continue(
-            owner=await _owner(request), chat_id=chat_id, address=client_ip(request)
+            owner=await request_owner(request), chat_id=chat_id, address=client_ip(request)
         )
     except ChatError as error:
         return refused(error)
@@ -315,7 +324,7 @@ async def chat_impersonate(request: HttpRequest, chat_id: str) -> JsonResponse:
     parts: list[str] = []
     try:
         deltas = actions.impersonate(
-            owner=await _owner(request), chat_id=chat_id, address=client_ip(request)
+            owner=await request_owner(request), chat_id=chat_id, address=client_ip(request)
         )
         async with aclosing(deltas):
             async for delta in deltas:
@@ -344,7 +353,7 @@ def chat_fork(request: HttpRequest, chat_id: str) -> JsonResponse:
 async def chat_stop(request: HttpRequest, chat_id: str) -> JsonResponse:
     """``POST /api/chats/<id>/stop/``: stop the reply being written (it keeps its text)."""
     try:
-        await actions.turn_stop(owner=await _owner(request), chat_id=chat_id)
+        await actions.turn_stop(owner=await request_owner(request), chat_id=chat_id)
     except ChatError as error:
         return refused(error)
     return JsonResponse({"stopping": True}, status=202)
@@ -376,7 +385,7 @@ async def chat_message_speech(request: HttpRequest, chat_id: str, message_id: st
         number = number_input(message_id, what="message_id")
         part = request.GET.get("text")
         audio = await actions.message_speech(
-            owner=await _owner(request), chat_id=chat_id, message_id=number, part=part
+            owner=await request_owner(request), chat_id=chat_id, message_id=number, part=part
         )
     except ChatError as error:
         return refused(error)

@@ -14,7 +14,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import actions
-from chat.api import error_response, refused
+from chat.api import error_response, refused, request_owner, uploaded
 from chat.errors import ChatError, UnsupportedFile
 from chat.models import Attachment
 from chat.ownership import Owner
@@ -25,16 +25,11 @@ from chat.selectors import attachment_for_owner
 @require_POST
 async def chat_attachments(request: HttpRequest, chat_id: str) -> JsonResponse:
     """Upload one file (``file``) for the chat's next message."""
-    upload = request.FILES.get("file")
     try:
-        if upload is None:
-            raise UnsupportedFile('Send the file as multipart form data, in a field "file".')
-        data = await sync_to_async(upload.read, thread_sensitive=False)()
+        missing = UnsupportedFile('Send the file as multipart form data, in a field "file".')
+        name, data = await uploaded(request, missing)
         attachment = await actions.attachment_upload(
-            owner=await sync_to_async(Owner.from_request)(request),
-            chat_id=chat_id,
-            name=upload.name or "",
-            data=data,
+            owner=await request_owner(request), chat_id=chat_id, name=name, data=data
         )
     except ChatError as error:
         return refused(error)
@@ -44,7 +39,7 @@ async def chat_attachments(request: HttpRequest, chat_id: str) -> JsonResponse:
 @require_http_methods(["GET", "DELETE"])
 async def chat_attachment(request: HttpRequest, chat_id: str, attachment_id: str) -> HttpResponse:
     """``GET``: the file, to the chat's owner. ``DELETE``: remove a file not yet sent."""
-    owner = await sync_to_async(Owner.from_request)(request)
+    owner = await request_owner(request)
     if request.method == "DELETE":
         try:
             await sync_to_async(actions.attachment_remove)(
@@ -61,7 +56,7 @@ async def chat_attachment_thumbnail(
     request: HttpRequest, chat_id: str, attachment_id: str
 ) -> HttpResponse:
     """A picture's thumbnail, to the chat's owner."""
-    owner = await sync_to_async(Owner.from_request)(request)
+    owner = await request_owner(request)
     return await sync_to_async(_served)(owner, chat_id, attachment_id, thumbnail=True)
 
 
