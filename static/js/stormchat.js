@@ -63,6 +63,27 @@
     }
   }
 
+  /* The API's own message for a refused request, as an Error (else ``fallback``). */
+  async function apiError(response, fallback) {
+    const data = await response.json().catch(() => ({}));
+    return new Error((data.error && data.error.message) || fallback);
+  }
+
+  /* POST one file as the multipart field "file": the JSON answer, or the API's refusal
+   * as an Error (a network failure stays a TypeError). */
+  async function postFile(url, blob, name, fallback) {
+    const form = new FormData();
+    form.append("file", blob, name);
+    const response = await fetch(url, {
+      method: "POST",
+      body: form,
+      headers: { "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+    });
+    if (!response.ok) throw await apiError(response, fallback);
+    return response.json();
+  }
+
   function toast(text) {
     const box = document.getElementById("toasts");
     if (!box) return;
@@ -83,7 +104,6 @@
     const url = composer ? composer.dataset.attachmentsUrl : "";
     const maxBytes = composer ? Number(composer.dataset.maxBytes || 0) : 0;
     let uploading = 0;
-    const csrf = csrfToken;
     const refresh = () => {
       if (list) list.hidden = list.children.length === 0;
     };
@@ -102,20 +122,7 @@
       refresh();
       uploading += 1;
       try {
-        const form = new FormData();
-        form.append("file", file, file.name || "picture.png");
-        const response = await fetch(url, {
-          method: "POST",
-          body: form,
-          headers: { "X-CSRFToken": csrf() },
-          credentials: "same-origin",
-        });
-        const data = await response.json().catch(() => ({}));
-        if (!response.ok) {
-          chip.remove();
-          toast((data.error && data.error.message) || "That file could not be attached.");
-          return;
-        }
+        const data = await postFile(url, file, file.name || "picture.png", "That file could not be attached.");
         chip.classList.remove("uploading");
         chip.dataset.attachmentId = data.id;
         if (data.thumbnail_url) {
@@ -135,14 +142,14 @@
         remove.setAttribute("aria-label", "Remove " + data.name);
         remove.textContent = "✕";
         remove.addEventListener("click", () => {
-          fetch(data.url, { method: "DELETE", headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" });
+          fetch(data.url, { method: "DELETE", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" });
           chip.remove();
           refresh();
         });
         chip.append(remove);
       } catch (error) {
         chip.remove();
-        toast("The upload failed; check the connection.");
+        toast(error instanceof TypeError ? "The upload failed; check the connection." : error.message);
       } finally {
         uploading -= 1;
         refresh();
@@ -244,16 +251,8 @@
       else input.focus();
     };
     const transcribe = async (blob) => {
-      const form = new FormData();
-      form.append("file", blob, "speech.webm");
-      const response = await fetch(composer.dataset.transcriptionsUrl, {
-        method: "POST",
-        body: form,
-        headers: { "X-CSRFToken": csrfToken() },
-        credentials: "same-origin",
-      });
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error((data.error && data.error.message) || "The recording could not be transcribed.");
+      const url = composer.dataset.transcriptionsUrl;
+      const data = await postFile(url, blob, "speech.webm", "The recording could not be transcribed.");
       heard(data.text);
     };
     const start = async () => {
@@ -326,10 +325,7 @@
     };
     const fetchAudio = async (url) => {
       const response = await fetch(url, { credentials: "same-origin" });
-      if (!response.ok) {
-        const data = await response.json().catch(() => ({}));
-        throw new Error((data.error && data.error.message) || "This reply could not be read aloud.");
-      }
+      if (!response.ok) throw await apiError(response, "This reply could not be read aloud.");
       return URL.createObjectURL(await response.blob());
     };
     // Parts of a reply as it is written: each is fetched at once (so the server makes
