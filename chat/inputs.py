@@ -70,12 +70,13 @@ def _is_digits(text: str) -> bool:
 
 
 def flag_input(value: object, *, what: str) -> bool:
-    """A yes or no from JSON (true/false) or a form ("1"/"0", "on", "true"/"false")."""
+    """A yes or no from JSON (true/false) or a form ("1"/"0", "on", "true"/"false", and
+    an empty field for no)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("1", "on", "true", "yes"):
         return True
-    if isinstance(value, str) and value.lower() in ("0", "off", "false", "no"):
+    if isinstance(value, str) and value.lower() in ("", "0", "off", "false", "no"):
         return False
     raise BadRequest(f"{what} must be true or false.")
 

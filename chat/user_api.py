@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from chat import actions
 from chat.api import error_response, json_body, refused
 from chat.errors import BadRequest, ChatError
-from chat.inputs import number_input, text_input
+from chat.inputs import flag_input, number_input, text_input
 from chat.models import UserPersona
 from chat.ownership import Owner
 from chat.presenters import user_persona_data
@@ -31,12 +31,7 @@ def _fields(data: dict[str, Any]) -> dict[str, Any]:
         if key in data:
             fields[key] = text_input(data[key], what=key)
     if "is_default" in data:
-        value = data["is_default"]
-        if isinstance(value, str):
-            value = value.lower() in ("1", "true", "on", "yes")
-        if not isinstance(value, bool):
-            raise BadRequest("is_default must be true or false.")
-        fields["is_default"] = value
+        fields["is_default"] = flag_input(data["is_default"], what="is_default")
     return fields
 
 
