@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import copy
-import threading
-from collections import OrderedDict
+import functools
 from datetime import datetime
 
 from personas.lore import series
@@ -25,8 +24,6 @@ def persona_get_active(*, slug: str) -> Persona | None:
 # Personas kept per process for turns, by (id, updated_at): building one from its row (45
 # columns, several of them JSON) was a fifth of the CPU a turn's reads cost (bench S3).
 CACHE_PERSONAS = 64
-_saved: OrderedDict[tuple[int, datetime], Persona] = OrderedDict()
-_saved_lock = threading.Lock()
 
 
 def persona_as_saved(*, persona_id: int, updated_at: datetime) -> Persona | None:
@@ -34,20 +31,14 @@ def persona_as_saved(*, persona_id: int, updated_at: datetime) -> Persona | None
     None once it is gone: a copy from a small process-wide cache when that revision was
     read before, so nothing a caller changes reaches another (blocking: reads the persona
     otherwise)."""
-    key = (persona_id, updated_at)
-    with _saved_lock:
-        hit = _saved.get(key)
-        if hit is not None:
-            _saved.move_to_end(key)
-            return copy.copy(hit)
-    found = Persona.objects.filter(pk=persona_id).first()
-    if found is None:
-        return None
-    with _saved_lock:  # saved again since the caller's read: the newer one is as good
-        _saved[(persona_id, found.updated_at)] = found
-        while len(_saved) > CACHE_PERSONAS:
-            _saved.popitem(last=False)
-    return copy.copy(found)
+    found = _saved_revision(persona_id, updated_at)
+    return copy.copy(found) if found is not None else None
+
+
+@functools.lru_cache(maxsize=CACHE_PERSONAS)
+def _saved_revision(persona_id: int, updated_at: datetime) -> Persona | None:
+    # Saved again since the caller's read: the newer revision is as good.
+    return Persona.objects.filter(pk=persona_id).first()
 
 
 def personas_as_read(personas: list[Persona], *, read_through: str) -> list[Persona]:
