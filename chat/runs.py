@@ -29,6 +29,7 @@ from django.conf import settings
 
 from chat import events, metrics
 from chat.backends.base import GenerationSummary, ReadPace
+from chat.backends.registry import read_window
 from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
 from chat.jobs import ReplyJob
@@ -254,7 +255,7 @@ class ReplyRun:
                 return
             flusher.note(self.message_id, self.text)
             window = coalescing_window()
-            self.pace.window = window if settings.STREAM_PACED_READS else 0.0
+            self.pace.window = read_window(window)
             if not self.pace.held:  # held reads come a window apart already
                 await asyncio.sleep(window)
 

@@ -25,6 +25,12 @@ BACKENDS: dict[str, type[Backend]] = {
 }
 
 
+def read_window(publishing_window: float) -> float:
+    """How long to hold an upstream's reads for a stream published every
+    ``publishing_window`` seconds: the same, unless ``STREAM_PACED_READS`` is off (0)."""
+    return publishing_window if settings.STREAM_PACED_READS else 0.0
+
+
 def backend_config(name: str) -> BackendConfig:
     """The configuration for a backend by name.
 
@@ -52,7 +58,7 @@ def backend_config(name: str) -> BackendConfig:
             first_token=settings.LLM_FIRST_TOKEN_TIMEOUT,
             idle=settings.LLM_IDLE_TIMEOUT,
         ),
-        read_window=settings.STREAM_COALESCE_MS / 1000 if settings.STREAM_PACED_READS else 0.0,
+        read_window=read_window(settings.STREAM_COALESCE_MS / 1000),
     )
 
 
