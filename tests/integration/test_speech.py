@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,6 +20,16 @@ from .conftest import Connect, sse_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MP3 = b"\xff\xfb\x90\x64" + b"\x00" * 400  # an MP3 frame header and silence
+
+
+@pytest.fixture
+async def speech_server(settings: Settings) -> AsyncIterator[FakeLLMServer]:
+    """An OpenAI-compatible speech server on loopback answering MP3, as the site's
+    speech backend."""
+    server = await FakeLLMServer(Reply(content_type="audio/mpeg", body=[MP3])).start()
+    settings.TTS_BACKEND, settings.TTS_BASE_URL = "openai", f"{server.url}/v1"
+    yield server
+    await server.close()
 
 
 def visitor(key: str) -> AsyncClient:
@@ -72,53 +83,43 @@ async def test_personas_sound_different_on_the_local_voice(
 
 
 async def test_an_openai_compatible_server_gets_the_request_it_expects(
-    owned_chat: tuple[Chat, str], settings: Settings
+    owned_chat: tuple[Chat, str], settings: Settings, speech_server: FakeLLMServer
 ) -> None:
-    server = await FakeLLMServer(Reply(content_type="audio/mpeg", body=[MP3])).start()
-    try:
-        settings.TTS_BACKEND, settings.TTS_BASE_URL = "openai", f"{server.url}/v1"
-        settings.TTS_API_KEY, settings.TTS_MODEL = "sk-speech", "kokoro"
-        chat, key = owned_chat
-        persona = await chat.persona.__class__.objects.aget(pk=chat.persona_id)
-        persona.voice = "am_michael"
-        await persona.asave()
-        message = await greeting(chat)
-        response = await visitor(key).get(speech_url(chat, message))
-        assert response.status_code == 200, response.content
-        assert (response["Content-Type"], response.content) == ("audio/mpeg", MP3)
-        [request] = server.requests
-        assert request.path == "/v1/audio/speech"
-        assert request.headers["authorization"] == "Bearer sk-speech"
-        body = request.json()
-        assert (body["model"], body["voice"], body["response_format"]) == (
-            "kokoro",
-            "am_michael",
-            "mp3",
-        )
-        assert body["speed"] == persona.voice_speed
-        assert body["input"].startswith("Kaladin looks up")  # the action, read in his voice
-        assert "*" not in body["input"]
-    finally:
-        await server.close()
+    settings.TTS_API_KEY, settings.TTS_MODEL = "sk-speech", "kokoro"
+    chat, key = owned_chat
+    persona = await chat.persona.__class__.objects.aget(pk=chat.persona_id)
+    persona.voice = "am_michael"
+    await persona.asave()
+    message = await greeting(chat)
+    response = await visitor(key).get(speech_url(chat, message))
+    assert response.status_code == 200, response.content
+    assert (response["Content-Type"], response.content) == ("audio/mpeg", MP3)
+    [request] = speech_server.requests
+    assert request.path == "/v1/audio/speech"
+    assert request.headers["authorization"] == "Bearer sk-speech"
+    body = request.json()
+    assert (body["model"], body["voice"], body["response_format"]) == (
+        "kokoro",
+        "am_michael",
+        "mp3",
+    )
+    assert body["speed"] == persona.voice_speed
+    assert body["input"].startswith("Kaladin looks up")  # the action, read in his voice
+    assert "*" not in body["input"]
 
 
 async def test_a_narrator_voice_reads_the_actions(
-    owned_chat: tuple[Chat, str], settings: Settings
+    owned_chat: tuple[Chat, str], settings: Settings, speech_server: FakeLLMServer
 ) -> None:
-    server = await FakeLLMServer(Reply(content_type="audio/mpeg", body=[MP3])).start()
-    try:
-        settings.TTS_BACKEND, settings.TTS_BASE_URL = "openai", f"{server.url}/v1"
-        settings.TTS_NARRATOR_VOICE, settings.TTS_VOICE = "fable", "onyx"
-        chat, key = owned_chat
-        response = await visitor(key).get(speech_url(chat, await greeting(chat)))
-        assert response.content == MP3 * len(server.requests)
-        spoken = [(r.json()["voice"], r.json()["input"]) for r in server.requests]
-        assert spoken[0][0] == "fable"
-        assert spoken[0][1].startswith("Kaladin looks up")
-        assert spoken[1][0] == "onyx"
-        assert {voice for voice, _ in spoken} == {"fable", "onyx"}
-    finally:
-        await server.close()
+    settings.TTS_NARRATOR_VOICE, settings.TTS_VOICE = "fable", "onyx"
+    chat, key = owned_chat
+    response = await visitor(key).get(speech_url(chat, await greeting(chat)))
+    assert response.content == MP3 * len(speech_server.requests)
+    spoken = [(r.json()["voice"], r.json()["input"]) for r in speech_server.requests]
+    assert spoken[0][0] == "fable"
+    assert spoken[0][1].startswith("Kaladin looks up")
+    assert spoken[1][0] == "onyx"
+    assert {voice for voice, _ in spoken} == {"fable", "onyx"}
 
 
 @pytest.mark.parametrize(
