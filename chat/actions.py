@@ -18,6 +18,7 @@ import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -29,9 +30,11 @@ from django.utils import timezone
 from chat import drafts, events, services
 from chat.attachments import PreparedFile, prepare_upload
 from chat.attempts import count_attempt, count_use
-from chat.backends.base import Backend
+from chat.backends.base import Backend, GenerationOptions
 from chat.backends.registry import backend_for_persona, sees_images
+from chat.batching import DatabaseBatch
 from chat.errors import (
+    ChatBusy,
     NotFound,
     NothingToSay,
     NotStreaming,
@@ -46,13 +49,13 @@ from chat.presenters import books_data, message_data
 from chat.prompting import CONTINUE_INSTRUCTION, AuthorsNote, LoreSources
 from chat.runs import start_reply
 from chat.selectors import (
-    chat_for_turn,
     chat_get_for_owner,
-    chat_lorebooks,
     chat_streaming_reply,
     chat_user,
+    chats_for_turns,
+    chats_lorebooks,
     message_in_chat,
-    prompt_history,
+    prompt_histories,
 )
 from chat.services.chats import KEEP, Keep
 from chat.speech.engines import Audio as SpeechAudio
@@ -564,67 +567,126 @@ def replies_reap(*, message_ids: list[int]) -> list[Message]:
     return marked
 
 
+@dataclass(frozen=True)
+class TurnRequest:
+    """One turn asked for: what ``_turn``'s callers pass."""
+
+    kind: TurnKind
+    owner: Owner
+    chat_id: uuid.UUID | str
+    backend_name: str | None
+    rate_limited: bool
+    address: str | None = None
+    content: str = ""
+    message_id: int | None = None
+    attachments: tuple[uuid.UUID, ...] = ()
+
+
 async def _turn(**request: Any) -> ReplyJob:
-    """Save the turn (``_save_turn``'s arguments) in one trip to the database, then start
-    its run."""
-    job = await database_sync_to_async(_save_turn)(**request)
-    start_reply(job)
-    return job
+    """Save the turn (with any others asked for meanwhile: one trip to the database for
+    them all), then start its run."""
+    return await _turns(TurnRequest(**request))
 
 
-def _save_turn(
-    *,
-    kind: TurnKind,
-    owner: Owner,
-    chat_id: uuid.UUID | str,
-    backend_name: str | None,
-    rate_limited: bool,
-    address: str | None = None,
-    content: str = "",
-    message_id: int | None = None,
-    attachments: tuple[uuid.UUID, ...] = (),
-) -> ReplyJob:
-    """Count the attempt, save the turn and read what its prompt is built from. Blocking;
-    raises ChatError subclasses. No model work happens here: the run counts tokens."""
-    if rate_limited:
-        count_attempt(owner, address)
-    if kind != "regenerate":
-        logger.debug("%s: %r", kind, content, extra={"chat_id": str(chat_id)})
-    chat = chat_for_turn(chat_id=chat_id, owner=owner)
-    if chat is None:
-        raise NotFound("No such chat.")
-    backend, options = backend_for_persona(chat.persona, backend_name)
+def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Exception]:
+    """Count each attempt, save each turn and read what its prompt is built from: each
+    kind of read once for every turn. Blocking; each turn's result is its job or the
+    ChatError it raises. No model work happens here: the run counts tokens."""
+    results: list[ReplyJob | Exception] = [NotFound("No such chat.")] * len(requests)
+    chats = chats_for_turns([(request.chat_id, request.owner) for request in requests])
+    started: dict[int, tuple[Chat, Backend, GenerationOptions]] = {}
+    for index, (request, chat) in enumerate(zip(requests, chats, strict=True)):
+        try:
+            if request.rate_limited:
+                count_attempt(request.owner, request.address)
+            if request.kind != "regenerate":
+                logger.debug(
+                    "%s: %r", request.kind, request.content, extra={"chat_id": str(request.chat_id)}
+                )
+            if chat is not None:
+                started[index] = (chat, *backend_for_persona(chat.persona, request.backend_name))
+        except Exception as error:
+            results[index] = error
+    turns = _write_turns(requests, started, results)
+    wanted = [(started[index][0], turn.reply.position) for index, turn in turns.items()]
+    histories = dict(zip(turns, prompt_histories(wanted), strict=True))
+    books = dict(zip(turns, chats_lorebooks([chat for chat, _ in wanted]), strict=True))
+    for index, turn in turns.items():
+        request, (chat, backend, options) = requests[index], started[index]
+        history = histories[index]
+        if request.kind == "continue":
+            history.append(turn.reply)  # the text being extended ends the prompt's history
+        chat.updated_at = timezone.now()
+        results[index] = ReplyJob(
+            chat=chat,
+            owner=chat.owner,
+            turn=turn,
+            edited=request.kind == "edit",
+            continued=request.kind == "continue",
+            backend=backend,
+            options=options,
+            history=history,
+            user=chat_user(chat),
+            lore=LoreSources(books=compiled_books(books[index]), read_through=chat.read_through),
+            authors_note=AuthorsNote(chat.authors_note, chat.authors_note_depth),
+            instruction=CONTINUE_INSTRUCTION if request.kind == "continue" else "",
+            wants_title=turn.user is not None and not chat.title and len(history) <= 2,
+            vision=sees_images(chat.persona, backend),
+        )
+    return results
+
+
+_turns: DatabaseBatch[TurnRequest, ReplyJob] = DatabaseBatch(_save_turns, then=start_reply)
+
+
+def _write_turns(
+    requests: Sequence[TurnRequest],
+    started: dict[int, tuple[Chat, Backend, GenerationOptions]],
+    results: list[ReplyJob | Exception],
+) -> dict[int, services.Turn]:
+    """Save the turns that got this far, by request index: plain messages to different
+    chats in one statement, the rest one at a time. A turn that fails gets its error in
+    ``results``."""
+    plain: dict[int, services.TurnStart] = {}
+    single: list[int] = []
+    for index, (chat, backend, options) in started.items():
+        request = requests[index]
+        plain_message = request.kind == "chat" and not request.attachments
+        if plain_message and all(start.chat_id != chat.pk for start in plain.values()):
+            try:
+                content = services.clean_content(request.content)
+            except Exception as error:
+                results[index] = error
+                continue
+            plain[index] = services.TurnStart(chat.pk, content, backend.name, options.model)
+        else:
+            single.append(index)
+    turns: dict[int, services.Turn] = {}
+    try:
+        turns.update(zip(plain, services.turn_start_many(list(plain.values())), strict=True))
+    except ChatBusy:  # one of them lost a race: saved nothing, so each goes on its own
+        single = sorted([*plain, *single])
+    for index in single:
+        try:
+            turns[index] = _write_turn(requests[index], *started[index])
+        except Exception as error:
+            results[index] = error
+    return dict(sorted(turns.items()))
+
+
+def _write_turn(
+    request: TurnRequest, chat: Chat, backend: Backend, options: GenerationOptions
+) -> services.Turn:
+    """Save one turn of any kind."""
     target = {"chat_id": chat.pk, "backend": backend.name, "model": options.model}
-    if kind == "chat":
-        turn = _send(chat, backend, content, attachments, target)
-    elif kind == "regenerate":
-        turn = services.turn_regenerate(**target)
-    elif kind == "continue":
-        turn = services.turn_continue(**target)
-    else:
-        assert message_id is not None
-        turn = services.turn_edit(message_id=message_id, content=content, **target)
-    chat.updated_at = timezone.now()
-    history = prompt_history(chat=chat, before_position=turn.reply.position)
-    if kind == "continue":
-        history.append(turn.reply)  # the text being extended ends the prompt's history
-    books = compiled_books(chat_lorebooks(chat=chat))
-    return ReplyJob(
-        chat=chat,
-        owner=chat.owner,
-        turn=turn,
-        edited=kind == "edit",
-        continued=kind == "continue",
-        backend=backend,
-        options=options,
-        history=history,
-        user=chat_user(chat),
-        lore=LoreSources(books=books, read_through=chat.read_through),
-        authors_note=AuthorsNote(chat.authors_note, chat.authors_note_depth),
-        instruction=CONTINUE_INSTRUCTION if kind == "continue" else "",
-        wants_title=turn.user is not None and not chat.title and len(history) <= 2,
-        vision=sees_images(chat.persona, backend),
-    )
+    if request.kind == "chat":
+        return _send(chat, backend, request.content, request.attachments, target)
+    if request.kind == "regenerate":
+        return services.turn_regenerate(**target)
+    if request.kind == "continue":
+        return services.turn_continue(**target)
+    assert request.message_id is not None
+    return services.turn_edit(message_id=request.message_id, content=request.content, **target)
 
 
 def _send(

@@ -121,6 +121,15 @@ class Chat(models.Model):
     def __str__(self) -> str:
         return self.title or f"Chat with {self.persona_id}"
 
+    def belongs_to(self, owner: Owner) -> bool:
+        """Whether this chat is the owner's: ``Chat.objects.owned_by(owner)`` for one row
+        already read."""
+        if owner.user_id is not None:
+            return self.user_id == owner.user_id
+        if owner.session_key:
+            return self.user_id is None and self.session_key == owner.session_key
+        return False
+
     @property
     def owner(self) -> Owner:
         """Who owns this chat."""

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, Q, prefetch_related_objects
 
 from chat.models import Attachment, Chat, Message, Reader, UserPersona
 from chat.ownership import Owner
 from personas.lore import series
 from personas.macros import DEFAULT_USER_NAME
-from personas.models import Lorebook, PersonaAsset
+from personas.models import Lorebook, Persona, PersonaAsset
 from personas.selectors import persona_as_saved
 from stormchat.queries import first_row
 from stormchat.text import without_nul
@@ -31,25 +34,39 @@ def chat_get_for_owner(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None
 
 
 def chat_for_turn(*, chat_id: str | uuid.UUID, owner: Owner) -> Chat | None:
-    """The owner's chat with its persona and user, for saving a turn: one query, and the
-    persona from the process's copy of its saved revision (read once per revision)."""
-    try:
-        chat_uuid = uuid.UUID(str(chat_id))
-    except ValueError:
-        return None
+    """The owner's chat with its persona and user, for saving a turn (see chats_for_turns)."""
+    return chats_for_turns([(chat_id, owner)])[0]
+
+
+def chats_for_turns(wanted: Sequence[tuple[str | uuid.UUID, Owner]]) -> list[Chat | None]:
+    """Each (chat id, owner)'s chat with its persona and user, or None for a bad id, a
+    missing chat or someone else's: one query for them all, and each persona from the
+    process's copy of its saved revision (read once per revision)."""
+    ids: list[uuid.UUID | None] = []
+    for chat_id, _ in wanted:
+        try:
+            ids.append(uuid.UUID(str(chat_id)))
+        except ValueError:
+            ids.append(None)
     chats = (
-        Chat.objects.owned_by(owner)
+        Chat.objects.filter(pk__in={pk for pk in ids if pk is not None})
         .select_related("user", "user_persona")
         .annotate(persona_saved_at=F("persona__updated_at"))
     )
-    chat = first_row(chats.filter(pk=chat_uuid))
-    if chat is None:
-        return None
-    persona = persona_as_saved(persona_id=chat.persona_id, updated_at=chat.persona_saved_at)
-    if persona is None:
-        return None
-    chat.persona = persona
-    return chat
+    found = {chat.pk: chat for chat in chats} if any(ids) else {}
+    result: list[Chat | None] = []
+    for pk, (_, owner) in zip(ids, wanted, strict=True):
+        chat = found.get(pk)
+        if chat is not None and chat.belongs_to(owner):
+            persona = persona_as_saved(persona_id=chat.persona_id, updated_at=chat.persona_saved_at)
+            if persona is not None:
+                # Two turns of one chat in a batch get a chat each: a turn changes its own.
+                chat = copy.copy(chat)
+                chat.persona = persona
+                result.append(chat)
+                continue
+        result.append(None)
+    return result
 
 
 def _user_icons(persona: object) -> models.QuerySet[PersonaAsset]:
@@ -116,18 +133,52 @@ def chat_own_lorebooks(*, chat: Chat) -> list[Lorebook]:
 
 
 def chat_lorebooks(*, chat: Chat) -> list[Lorebook]:
-    """The active books a chat reads: the global ones, its persona's own and linked books,
-    and its own (one query)."""
-    reads = (
-        Q(is_global=True)
-        | Q(owning_persona=chat.persona_id)
-        | Q(personas=chat.persona_id)
-        | Q(chats=chat.pk)
-    )
+    """The active books a chat reads (see chats_lorebooks)."""
+    return chats_lorebooks([chat])[0]
+
+
+def chats_lorebooks(chats: Sequence[Chat]) -> list[list[Lorebook]]:
+    """Each chat's active books, by id: the global ones, its persona's own and linked
+    books, and its own. One query however many chats (written out: the ORM's compiling of
+    this query cost more than running it)."""
+    if not chats:
+        return []
+    quote = connection.ops.quote_name
+    chat_pk, persona_links = Chat._meta.pk, Persona.lorebooks.through._meta.db_table
+    wanted = {chat.pk: chat.persona_id for chat in chats}
+    pairs = ", ".join(["(%s, %s)"] * len(wanted))
+    params: list[Any] = []
+    for chat_id, persona_id in wanted.items():
+        params += [chat_pk.get_db_prep_value(chat_id, connection), persona_id]
     # What compiling a book reads (personas.lore.compiled), without the editors' JSON fields.
-    fields = ("revision", "name", "scan_depth", "token_budget", "recursive_scanning")
-    books = Lorebook.objects.filter(reads, is_active=True).distinct().order_by("pk")
-    return list(books.only(*fields, "recursion_steps"))
+    sql = f"""
+        WITH wanted (chat_id, persona_id) AS (VALUES {pairs})
+        SELECT wanted.chat_id AS for_chat, book.id, book.revision, book.name,
+            book.scan_depth, book.token_budget, book.recursive_scanning,
+            book.recursion_steps
+        FROM {quote(Lorebook._meta.db_table)} book CROSS JOIN wanted
+        WHERE book.is_active AND (
+            book.is_global
+            OR book.id = (
+                SELECT persona.own_lorebook_id FROM {quote(Persona._meta.db_table)} persona
+                WHERE persona.id = wanted.persona_id
+            )
+            OR EXISTS (
+                SELECT 1 FROM {quote(persona_links)} link
+                WHERE link.lorebook_id = book.id AND link.persona_id = wanted.persona_id
+            )
+            OR EXISTS (
+                SELECT 1 FROM {quote(Chat.lorebooks.through._meta.db_table)} link
+                WHERE link.lorebook_id = book.id AND link.chat_id = wanted.chat_id
+            )
+        )
+        ORDER BY book.id
+    """
+    by_chat: dict[uuid.UUID, list[Lorebook]] = {}
+    for book in Lorebook.objects.raw(sql, params):
+        for_chat = chat_pk.to_python(book.for_chat)
+        by_chat.setdefault(for_chat, []).append(book)
+    return [by_chat.get(chat.pk, []) for chat in chats]
 
 
 def reader_read_through(owner: Owner) -> str:
@@ -223,19 +274,46 @@ def replies_streaming_since(*, before: datetime) -> list[int]:
 
 
 def prompt_history(*, chat: Chat, before_position: int, limit: int = 400) -> list[Message]:
-    """Turns that can go into a prompt, newest last: finished or partial text only."""
-    usable = [
-        Message.Status.COMPLETE,
-        Message.Status.CANCELLED,
-        Message.Status.INTERRUPTED,
+    """Turns that can go into a prompt (see prompt_histories)."""
+    return prompt_histories([(chat, before_position)], limit=limit)[0]
+
+
+def prompt_histories(
+    wanted: Sequence[tuple[Chat, int]], *, limit: int = 400
+) -> list[list[Message]]:
+    """For each (chat, position), the turns before that position that can go into a
+    prompt, newest last, at most ``limit``: finished or partial text only. One query
+    however many chats: each chat's newest rows through its (chat, position) index
+    (written out: the ORM's compiling cost more than running it)."""
+    if not wanted:
+        return []
+    quote = connection.ops.quote_name
+    table = quote(Message._meta.db_table)
+    chat_pk = Chat._meta.pk
+    usable = [Message.Status.COMPLETE, Message.Status.CANCELLED, Message.Status.INTERRUPTED]
+    columns = "id, chat_id, role, content, position, lore, attachment_count"
+    one_chat = f"""
+        SELECT * FROM (
+            SELECT {columns} FROM {table}
+            WHERE chat_id = %s AND position < %s AND status IN (%s, %s, %s)
+                AND NOT (content = '' AND attachment_count = 0)
+            ORDER BY position DESC LIMIT %s
+        ) newest
+    """
+    params: list[Any] = []
+    for chat, position in wanted:
+        params += [chat_pk.get_db_prep_value(chat.pk, connection), position, *usable, limit]
+    sql = " UNION ALL ".join([one_chat] * len(wanted))
+    # A chat asked for twice (two positions) may bring a row twice.
+    unique = {row.pk: row for row in Message.objects.raw(sql, params)}
+    rows = sorted(unique.values(), key=lambda row: row.position)
+    by_chat: dict[uuid.UUID, list[Message]] = {}
+    for row in with_attachments(rows):
+        by_chat.setdefault(row.chat_id, []).append(row)
+    return [
+        [row for row in by_chat.get(chat.pk, []) if row.position < position][-limit:]
+        for chat, position in wanted
     ]
-    rows = (
-        Message.objects.filter(chat=chat, position__lt=before_position, status__in=usable)
-        .exclude(content="", attachment_count=0)
-        .order_by("-position")
-        .only("role", "content", "position", "lore", "attachment_count")[:limit]
-    )
-    return with_attachments(list(reversed(rows)))
 
 
 def with_attachments(messages: list[Message]) -> list[Message]:

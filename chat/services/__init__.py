@@ -35,10 +35,12 @@ from chat.services.replies import (
 )
 from chat.services.turns import (
     Turn,
+    TurnStart,
     turn_continue,
     turn_edit,
     turn_regenerate,
     turn_start,
+    turn_start_many,
 )
 from chat.services.user_personas import (
     user_persona_create,
@@ -49,6 +51,7 @@ from chat.services.user_personas import (
 __all__ = [
     "ChatBooks",
     "Turn",
+    "TurnStart",
     "attachment_create",
     "attachment_delete",
     "attachment_files_delete",
@@ -78,6 +81,7 @@ __all__ = [
     "turn_edit",
     "turn_regenerate",
     "turn_start",
+    "turn_start_many",
     "user_persona_create",
     "user_persona_delete",
     "user_persona_update",

@@ -23,6 +23,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient, Client
 
 from chat import actions
+from chat.errors import ChatBusy, NotFound
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.terminal import TerminalChat
@@ -533,3 +534,43 @@ async def test_stop_through_the_api_reaches_the_run_however_the_id_is_written(
     assert response.status_code == 202, response.content
     events = await scene.json_socket.receive_until("complete")
     assert events[-1]["message"]["status"] == "cancelled"
+
+
+async def test_turns_sent_at_once_are_each_saved_answered_or_refused_alone(
+    owned_chat: tuple[Chat, str], connect: Connect, llm: Any
+) -> None:
+    """A burst of turns is saved in one trip to the database; each still gets its own
+    outcome: a busy chat or someone else's fails alone, the rest are answered."""
+    await llm(sse_reply(TOKENS, delay=0.01))
+    chat, key = owned_chat
+
+    def more_chats() -> list[Chat]:
+        persona = chat.persona
+        mine = [Chat.objects.create(session_key=key, persona=persona) for _ in range(3)]
+        theirs = Chat.objects.create(session_key="x" * 32, persona=persona)
+        Message.objects.create(chat=mine[1], role="assistant", status="streaming", position=9)
+        return [*mine, theirs]
+
+    first, busy, last, theirs = await sync_to_async(more_chats)()
+    sockets = [await connect(c.pk, key) for c in (first, last)]
+    owner = Owner(session_key=key)
+
+    results = await asyncio.gather(
+        *(
+            actions.turn_send(owner=owner, chat_id=c.pk, content=f"To {n}")
+            for n, c in enumerate((first, busy, theirs, last))
+        ),
+        return_exceptions=True,
+    )
+
+    assert isinstance(results[1], ChatBusy)
+    assert isinstance(results[2], NotFound)
+    for socket, job, n in zip(sockets, (results[0], results[3]), (0, 3), strict=True):
+        events = await socket.receive_until("complete")
+        assert events[-1]["message"]["content"] == "".join(TOKENS)
+        assert events[-1]["message"]["id"] == job.turn.reply.pk
+        assert job.history[-1].content == f"To {n}"
+    saved = await sync_to_async(list)(
+        Message.objects.filter(role="user", content__startswith="To ").values_list("content")
+    )
+    assert sorted(saved) == [("To 0",), ("To 3",)]

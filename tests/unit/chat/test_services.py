@@ -15,6 +15,7 @@ from chat.live import LiveReply, live_delete, live_set
 from chat.models import Chat, Message
 from chat.ownership import Owner
 from chat.services import (
+    TurnStart,
     chat_create,
     replies_flush,
     replies_interrupt,
@@ -22,6 +23,7 @@ from chat.services import (
     reply_finish,
     turn_regenerate,
     turn_start,
+    turn_start_many,
 )
 from personas.models import Persona
 
@@ -65,6 +67,42 @@ def test_only_one_reply_streams_per_chat(chat: Chat) -> None:
     with pytest.raises(ChatBusy):
         turn_regenerate(chat_id=chat.pk, **TARGET)
     assert not chat.messages.filter(content="Two").exists()
+
+
+def test_many_turns_are_saved_in_one_step_each_in_its_own_chat(
+    chat: Chat, kaladin: Persona
+) -> None:
+    other = chat_create(owner=Owner(session_key="t" * 32), persona=kaladin)
+    turn_start(chat_id=other.pk, content="Earlier", **TARGET)
+    other.messages.filter(status="streaming").update(status="complete")
+
+    turns = turn_start_many(
+        [TurnStart(chat.pk, "First", "openai", "m"), TurnStart(other.pk, "Second", "ollama", "n")]
+    )
+
+    assert [(t.user.content, t.user.position, t.reply.position) for t in turns] == [
+        ("First", 2, 3),
+        ("Second", 4, 5),
+    ]
+    assert [(t.reply.backend, t.reply.model) for t in turns] == [("openai", "m"), ("ollama", "n")]
+    for turn in turns:
+        saved = Message.objects.get(pk=turn.reply.pk)
+        assert (saved.chat_id, saved.status) == (turn.user.chat_id, "streaming")
+        assert Message.objects.get(pk=turn.user.pk).content == turn.user.content
+
+
+def test_one_busy_chat_saves_none_of_the_turns_started_with_it(
+    chat: Chat, kaladin: Persona
+) -> None:
+    other = chat_create(owner=Owner(session_key="t" * 32), persona=kaladin)
+    turn_start(chat_id=other.pk, content="Still answering", **TARGET)
+
+    with pytest.raises(ChatBusy):
+        turn_start_many(
+            [TurnStart(chat.pk, "First", "openai", "m"), TurnStart(other.pk, "Two", "openai", "m")]
+        )
+
+    assert not Message.objects.filter(content__in=["First", "Two"]).exists()
 
 
 def test_the_database_itself_forbids_two_streaming_replies(chat: Chat) -> None:

@@ -1,0 +1,83 @@
+"""Requests that wait for the database thread together go to it in one trip."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from chat.batching import DatabaseBatch
+
+
+class Recorder:
+    """A blocking ``handle_many`` that doubles numbers, refuses negative ones, and records
+    each trip's requests; the first trip waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.trips: list[list[int]] = []
+        self.release = threading.Event()
+
+    def __call__(self, numbers: Sequence[int]) -> list[int | Exception]:
+        if not self.trips:
+            self.release.wait(5)
+        self.trips.append(list(numbers))
+        return [ValueError(f"{n} is negative") if n < 0 else n * 2 for n in numbers]
+
+
+async def test_requests_arriving_during_a_trip_go_together_in_the_next() -> None:
+    recorder = Recorder()
+    batch = DatabaseBatch(recorder)
+    first = asyncio.create_task(batch(1))
+    await asyncio.sleep(0.05)  # the first trip is under way, alone
+    rest = [asyncio.create_task(batch(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0.05)
+    recorder.release.set()
+
+    assert await first == 2
+    assert [await task for task in rest] == [4, 6, 8]
+    assert recorder.trips == [[1], [2, 3, 4]]
+
+
+async def test_a_refused_request_fails_alone() -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    batch = DatabaseBatch(recorder)
+
+    results = await asyncio.gather(batch(1), batch(-1), batch(3), return_exceptions=True)
+
+    assert results[0] == 2
+    assert results[2] == 6
+    assert isinstance(results[1], ValueError)
+    assert "negative" in str(results[1])
+
+
+async def test_a_result_is_followed_up_even_when_its_caller_has_gone() -> None:
+    recorder, followed = Recorder(), []
+    batch = DatabaseBatch(recorder, then=followed.append)
+    caller = asyncio.create_task(batch(5))
+    await asyncio.sleep(0.05)
+    caller.cancel()
+    recorder.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    async with asyncio.timeout(5):
+        while not followed:
+            await asyncio.sleep(0.01)
+
+    assert followed == [10]
+
+
+async def test_a_failed_trip_fails_each_of_its_requests() -> None:
+    def broken(numbers: Sequence[int]) -> list[int | Exception]:
+        if 3 not in numbers:
+            raise ConnectionError("database gone")
+        return [n * 2 for n in numbers]
+
+    batch = DatabaseBatch(broken)
+
+    results = await asyncio.gather(batch(1), batch(2), return_exceptions=True)
+
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert await batch(3) == 6  # the next trip goes ahead
