@@ -83,6 +83,7 @@ class PersonaAdmin(admin.ModelAdmin):
                 "classes": ["collapse"],
             },
         ),
+        ("Group scenes", {"fields": ["talkativeness", "group_only_greetings"]}),
         ("Lore", {"fields": ["own_lorebook", "lorebooks"]}),
         ("Appearance", {"fields": ["avatar", "avatar_static", "accent_color"]}),
         (

@@ -52,6 +52,7 @@ def persona_import_card(*, raw: bytes) -> Persona:
         sampling, persona.extensions = sampling_from_extensions(persona.extensions)
     except SamplingError as error:
         raise CardError(str(error)) from None
+    persona.talkativeness, persona.extensions = _talkativeness(persona.extensions)
     for name, value in sampling.items():
         setattr(persona, name, value)
     persona.tagline = _tagline(card)
@@ -138,6 +139,26 @@ def _check_lengths(persona: Persona) -> None:
             )
 
 
+def _talkativeness(extensions: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """A card's ``extensions.talkativeness`` (SillyTavern's group-chat setting, a number
+    or a number written as text, 0 to 1; absent or empty is 0.5), and the extensions
+    without it, which then lives in the persona's field."""
+    default = Persona._meta.get_field("talkativeness").default
+    rest = {key: value for key, value in extensions.items() if key != "talkativeness"}
+    raw = extensions.get("talkativeness")
+    if raw is None or raw == "":
+        return default, rest
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise CardError("The card's 'extensions.talkativeness' must be a number.") from None
+    if not 0 <= value <= 1:
+        raise CardError("The card's 'extensions.talkativeness' must be from 0 to 1.")
+    return value, rest
+
+
 def persona_card(persona: Persona, *, charx: bool = False) -> tuple[Card, dict[str, bytes]]:
     """The persona as a card, with the unknown fields it was imported with, and (for a
     CHARX) the files its assets point to. Elsewhere assets with files travel as data URIs."""
@@ -146,7 +167,9 @@ def persona_card(persona: Persona, *, charx: bool = False) -> tuple[Card, dict[s
     ours = extensions.get("stormchat")
     ours = dict(ours) if isinstance(ours, dict) else {}
     data["extensions"] = extensions | {
-        "stormchat": ours | {"sampling": sampling_extension(persona)}
+        # Written as text, as SillyTavern writes it (and reads either).
+        "talkativeness": f"{persona.talkativeness:g}",
+        "stormchat": ours | {"sampling": sampling_extension(persona)},
     }
     files: dict[str, bytes] = {}
     main = {**MAIN_ICON, "uri": "ccdefault:", "ext": "png"}

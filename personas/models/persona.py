@@ -189,6 +189,12 @@ class Persona(models.Model):
         validators=[MinValueValidator(0.7), MaxValueValidator(1.4)],
         help_text="How high the persona's voice is on the local engine, from 0.7 to 1.4.",
     )
+    talkativeness = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="How often the persona speaks up in a group scene, from 0 (only when "
+        "named or asked) to 1 (whenever it can); a card's extensions.talkativeness.",
+    )
     vision = models.BooleanField(
         default=False,
         help_text="This persona's own backend and model see images (with no backend of its "

@@ -68,6 +68,8 @@ def test_persona_form_saves_every_field(staff_client: Client) -> None:
         "voice": "af_heart",
         "voice_speed": "1.2",
         "voice_pitch": "1.3",
+        "talkativeness": "0.8",
+        "group_only_greetings": '["Oi, you lot. Who has food?"]',
     }
     response = staff_client.post(reverse("admin:personas_persona_add"), data)
     assert response.status_code == 302, response.content
@@ -81,6 +83,8 @@ def test_persona_form_saves_every_field(staff_client: Client) -> None:
     assert lift.temperature == pytest.approx(1.1)
     assert (lift.vision, lift.voice) == (True, "af_heart")
     assert (lift.voice_speed, lift.voice_pitch) == (pytest.approx(1.2), pytest.approx(1.3))
+    assert lift.talkativeness == pytest.approx(0.8)
+    assert lift.group_only_greetings == ["Oi, you lot. Who has food?"]
 
 
 @pytest.mark.django_db

@@ -39,8 +39,12 @@ def test_every_v2_field_survives_import_then_json_export() -> None:
     assert persona.example_dialogue == data["mes_example"]
     for field in ("description", "personality", "scenario", "creator_notes", "system_prompt",
                   "post_history_instructions", "alternate_greetings", "tags", "creator",
-                  "character_version", "extensions"):  # fmt: skip
+                  "character_version"):  # fmt: skip
         assert getattr(persona, field) == data[field], field
+    # SillyTavern's talkativeness (text in its cards) is the persona's own field now.
+    extensions = dict(data["extensions"])
+    assert persona.talkativeness == float(extensions.pop("talkativeness"))
+    assert persona.extensions == extensions
     # The card's lorebook is the persona's own book, entry for entry.
     assert persona.own_lorebook is not None
     assert persona.own_lorebook.name == data["character_book"]["name"]

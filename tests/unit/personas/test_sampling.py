@@ -47,7 +47,11 @@ def test_a_cards_sampling_sets_the_persona_and_exports_again() -> None:
     persona = Persona.objects.get(pk=persona.pk)
     _, exported = persona_export_card(persona=persona, card_format="json")
     extensions = json.loads(exported)["data"]["extensions"]
-    assert extensions == {"world": "Roshar", "stormchat": {"kept": True, "sampling": SAMPLING}}
+    assert extensions == {
+        "world": "Roshar",
+        "talkativeness": "0.5",
+        "stormchat": {"kept": True, "sampling": SAMPLING},
+    }
 
 
 def test_unset_options_are_left_out_of_the_card() -> None:
