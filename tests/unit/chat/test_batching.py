@@ -10,6 +10,10 @@ import pytest
 
 from chat.batching import DatabaseBatch
 
+# The trips go through Channels' database_sync_to_async, which tidies the thread's
+# database connections before and after each call.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 class Recorder:
     """A blocking ``handle_many`` that doubles numbers, refuses negative ones, and records
