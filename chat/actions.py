@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -27,33 +27,39 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import drafts, events, services
+from chat import drafts, events, scenes, services
 from chat.attachments import PreparedFile, prepare_upload
 from chat.attempts import count_attempt, count_use
 from chat.backends.base import Backend, GenerationOptions
 from chat.backends.registry import backend_for_persona, sees_images
 from chat.batching import DatabaseBatch
 from chat.errors import (
+    BadRequest,
     ChatBusy,
+    NotAMember,
     NotFound,
     NothingToSay,
     NotStreaming,
     TooManyChats,
+    UnknownPersona,
     VisionUnsupported,
 )
 from chat.jobs import ReplyJob
 from chat.live import live_delete, live_texts
-from chat.models import Attachment, Chat, Message, UserPersona
+from chat.models import Activation, Attachment, Chat, Message, UserPersona
 from chat.ownership import Owner
 from chat.presenters import books_data, message_data
-from chat.prompting import CONTINUE_INSTRUCTION, AuthorsNote, LoreSources
+from chat.prompting import CONTINUE_INSTRUCTION, AuthorsNote, LoreSources, SceneView
 from chat.runs import start_reply
+from chat.scenes import Member
 from chat.selectors import (
+    cast_of,
     chat_get_for_owner,
     chat_streaming_reply,
     chat_user,
     chats_for_turns,
     chats_lorebooks,
+    members_of_chats,
     message_in_chat,
     prompt_histories,
 )
@@ -70,7 +76,7 @@ from stormchat.limits import attempt, limit_for
 # Message text is logged only at DEBUG level: operators switch it on, never by default.
 logger = logging.getLogger(__name__)
 
-TurnKind = Literal["chat", "regenerate", "edit", "continue"]
+TurnKind = Literal["chat", "regenerate", "edit", "continue", "speak"]
 
 
 def _owned(owner: Owner, chat_id: uuid.UUID | str) -> Chat:
@@ -86,14 +92,16 @@ def _owned(owner: Owner, chat_id: uuid.UUID | str) -> Chat:
 def chat_create(
     *,
     owner: Owner,
-    persona: Persona,
+    persona: Persona | None = None,
+    personas: Sequence[Persona] = (),
     greeting: int = 0,
     read_through: str = "",
     address: str | None = None,
 ) -> Chat:
-    """Start a chat on the persona's greeting (or an alternate, by index), read through
-    ``read_through`` (else the owner's setting). An anonymous owner's new chats also count
-    against their ``address``. Publishes ``listed``."""
+    """Start a chat with the persona (or a scene with several ``personas``, in order) on
+    the first one's greeting (or an alternate, by index), read through ``read_through``
+    (else the owner's setting). An anonymous owner's new chats also count against their
+    ``address``. Publishes ``listed``."""
     if owner.user_id is None and address is not None:
         decision = attempt(limit_for("anon_chats"), address)
         if not decision.allowed:
@@ -103,7 +111,11 @@ def chat_create(
             )
     with transaction.atomic():
         chat = services.chat_create(
-            owner=owner, persona=persona, greeting=greeting, read_through=read_through
+            owner=owner,
+            persona=persona,
+            personas=personas,
+            greeting=greeting,
+            read_through=read_through,
         )
         events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
     return chat
@@ -175,6 +187,35 @@ def chat_set_settings(
         )
         events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
     return chat
+
+
+def chat_set_scene(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    personas: Sequence[str] | None = None,
+    muted: Sequence[str] | None = None,
+    activation: str | None = None,
+) -> Chat:
+    """Change the scene: its members (slugs, in order), who of them is muted, and who
+    answers (``natural``, ``list`` or ``manual``); None keeps each. Publishes ``settings``
+    and ``listed``."""
+    with transaction.atomic():
+        cast = personas_for_scene(personas) if personas is not None else None
+        chat = services.chat_set_scene(
+            chat=_owned(owner, chat_id), personas=cast, muted=muted, activation=activation
+        )
+        events.publish_on_commit(events.chat_group(chat.pk), events.chat_settings_event(chat))
+        events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
+    return chat
+
+
+def personas_for_scene(slugs: Sequence[str]) -> list[Persona]:
+    """The active personas with these slugs, in order; UnknownPersona names any other."""
+    found = {p.slug: p for p in Persona.objects.active().filter(slug__in=set(slugs))}
+    if unknown := [slug for slug in slugs if slug not in found]:
+        raise UnknownPersona(f"No such persona: {', '.join(s[:60] for s in unknown[:5])}.")
+    return [found[slug] for slug in slugs]
 
 
 def chat_fork(*, owner: Owner, chat_id: uuid.UUID | str, message_id: int) -> Chat:
@@ -340,10 +381,13 @@ async def turn_send(
     backend_name: str | None = None,
     rate_limited: bool = True,
     address: str | None = None,
-) -> ReplyJob:
+    persona: str | None = None,
+) -> ReplyJob | Posted:
     """Send a message, with the chat's unsent ``attachments`` (uploaded first); the
-    persona answers. The run publishes ``ack``, ``listed``, ``queued`` (embedded model,
-    when it must wait), ``stream``..., then ``complete``. Pictures to a backend that can't
+    persona answers (in a scene: ``persona``, a member's slug, when given; else whoever
+    the chat's activation picks, and nobody in a manual scene). The run publishes
+    ``ack``, ``listed``, ``queued`` (embedded model, when it must wait; a scene's next
+    speakers), ``stream``..., then ``complete``. Pictures to a backend that can't
     see them are refused (``vision_unsupported``) before anything is saved."""
     return await _turn(
         kind="chat",
@@ -354,6 +398,7 @@ async def turn_send(
         address=address,
         content=content,
         attachments=tuple(attachments),
+        persona=persona,
     )
 
 
@@ -395,6 +440,78 @@ def attachment_remove(*, owner: Owner, chat_id: uuid.UUID | str, attachment_id: 
     except ValueError:
         raise NotFound("No such attachment waiting to be sent.") from None
     services.attachment_delete(chat=chat, attachment_id=found)
+
+
+async def turn_nudge(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    persona: str,
+    rate_limited: bool = True,
+    address: str | None = None,
+) -> ReplyJob | Posted:
+    """A scene member speaks without a new message from the person. Its run publishes
+    ``ack`` (no user message), ``stream``..., then ``complete``."""
+    return await _turn(
+        kind="speak",
+        owner=owner,
+        chat_id=chat_id,
+        backend_name=None,
+        rate_limited=rate_limited,
+        address=address,
+        persona=persona,
+    )
+
+
+async def turn_auto(
+    *,
+    owner: Owner,
+    chat_id: uuid.UUID | str,
+    turns: int,
+    rate_limited: bool = True,
+    address: str | None = None,
+) -> ReplyJob | Posted:
+    """The scene's members talk among themselves for up to ``turns`` replies (at most
+    GROUP_AUTO_MAX_TURNS), each answering the last, chosen as ``natural`` chooses.
+    ``stop`` ends it."""
+    limit = settings.GROUP_AUTO_MAX_TURNS
+    if not 1 <= turns <= limit:
+        raise BadRequest(f"turns must be from 1 to {limit}.")
+    last = await database_sync_to_async(_last_line)(owner, chat_id)
+    return await _turn(
+        kind="speak",
+        owner=owner,
+        chat_id=chat_id,
+        backend_name=None,
+        rate_limited=rate_limited,
+        address=address,
+        content=last.content if last else "",
+        after=(last.speaker or None) if last else None,
+        auto=turns - 1,
+    )
+
+
+def _last_line(owner: Owner, chat_id: uuid.UUID | str) -> Message | None:
+    """The chat's newest message, with who wrote it."""
+    chat = _owned(owner, chat_id)
+    return chat.messages.order_by("-position").first()
+
+
+async def turn_next(job: ReplyJob, text: str) -> ReplyJob | Posted:
+    """The scene's next reply after ``job``'s (its ``text``): the next queued speaker, or
+    one more turn of the members talking among themselves. Counts against nobody's limit:
+    the person's message (or auto request) already did."""
+    return await _turn(
+        kind="speak",
+        owner=job.owner,
+        chat_id=job.chat.pk,
+        backend_name=None,
+        rate_limited=False,
+        content=text,
+        after=job.persona.slug,
+        queue=job.queue,
+        auto=job.auto if job.queue else job.auto - 1,
+    )
 
 
 async def turn_regenerate(
@@ -580,21 +697,50 @@ class TurnRequest:
     content: str = ""
     message_id: int | None = None
     attachments: tuple[uuid.UUID, ...] = ()
+    # Group scenes: who is asked to answer (a member's slug), who just spoke (for
+    # ``speak``: the text is theirs), who is queued after this reply, and how many more
+    # replies the members may add talking among themselves.
+    persona: str | None = None
+    after: str | None = None
+    queue: tuple[str, ...] = ()
+    auto: int = 0
 
 
-async def _turn(**request: Any) -> ReplyJob:
+@dataclass(frozen=True)
+class Posted:
+    """A message saved with nobody to answer it (a manual scene, nobody asked)."""
+
+    chat: Chat
+    message: Message
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A turn that got as far as choosing who answers, and with what."""
+
+    chat: Chat
+    cast: list[Member]
+    speaker: Member | None
+    queue: tuple[str, ...]
+    backend: Backend
+    options: GenerationOptions
+
+
+async def _turn(**request: Any) -> ReplyJob | Posted:
     """Save the turn (with any others asked for meanwhile: one trip to the database for
     them all), then start its run."""
     return await _turns(TurnRequest(**request))
 
 
-def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Exception]:
-    """Count each attempt, save each turn and read what its prompt is built from: each
-    kind of read once for every turn. Blocking; each turn's result is its job or the
-    ChatError it raises. No model work happens here: the run counts tokens."""
-    results: list[ReplyJob | Exception] = [NotFound("No such chat.")] * len(requests)
+def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Posted | Exception]:
+    """Count each attempt, choose who answers, save each turn and read what its prompt is
+    built from: each kind of read once for every turn. Blocking; each turn's result is its
+    job (or the message, when nobody answers) or the ChatError it raises. No model work
+    happens here: the run counts tokens."""
+    results: list[ReplyJob | Posted | Exception] = [NotFound("No such chat.")] * len(requests)
     chats = chats_for_turns([(request.chat_id, request.owner) for request in requests])
-    started: dict[int, tuple[Chat, Backend, GenerationOptions]] = {}
+    casts = members_of_chats([chat.pk for chat in chats if chat is not None])
+    started: dict[int, _Start] = {}
     for index, (request, chat) in enumerate(zip(requests, chats, strict=True)):
         try:
             if request.rate_limited:
@@ -603,17 +749,28 @@ def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Exception]:
                 logger.debug(
                     "%s: %r", request.kind, request.content, extra={"chat_id": str(request.chat_id)}
                 )
-            if chat is not None:
-                started[index] = (chat, *backend_for_persona(chat.persona, request.backend_name))
+            if chat is None:
+                continue
+            cast = chat.cast = cast_of(chat, casts[chat.pk])  # type: ignore[attr-defined]
+            speaker, queue = _speakers(request, chat, cast)
+            if speaker is None and request.kind == "chat":
+                results[index] = _post(request, chat, cast)
+                continue
+            persona = speaker.persona if speaker is not None else chat.persona
+            backend, options = backend_for_persona(persona, request.backend_name)
+            started[index] = _Start(chat, cast, speaker, queue, backend, options)
         except Exception as error:
             results[index] = error
     turns = _write_turns(requests, started, results)
-    wanted = [(started[index][0], turn.reply.position) for index, turn in turns.items()]
+    wanted = [(started[index].chat, turn.reply.position) for index, turn in turns.items()]
     histories = dict(zip(turns, prompt_histories(wanted), strict=True))
     books = dict(zip(turns, chats_lorebooks([chat for chat, _ in wanted]), strict=True))
     for index, turn in turns.items():
-        request, (chat, backend, options) = requests[index], started[index]
-        history = histories[index]
+        request, start = requests[index], started[index]
+        chat = start.chat
+        speaker = start.speaker or _member(start.cast, turn.reply.speaker)
+        persona = speaker.persona if speaker is not None else chat.persona
+        history = [m for m in histories[index] if _witnessed(m, persona.slug)]
         if request.kind == "continue":
             history.append(turn.reply)  # the text being extended ends the prompt's history
         chat.updated_at = timezone.now()
@@ -623,42 +780,130 @@ def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Exception]:
             turn=turn,
             edited=request.kind == "edit",
             continued=request.kind == "continue",
-            backend=backend,
-            options=options,
+            backend=start.backend,
+            options=start.options,
             history=history,
             user=chat_user(chat),
             lore=LoreSources(books=compiled_books(books[index]), read_through=chat.read_through),
             authors_note=AuthorsNote(chat.authors_note, chat.authors_note_depth),
             instruction=CONTINUE_INSTRUCTION if request.kind == "continue" else "",
             wants_title=turn.user is not None and not chat.title and len(history) <= 2,
-            vision=sees_images(chat.persona, backend),
+            vision=sees_images(persona, start.backend),
+            speaker=persona,
+            scene=_scene_view(persona, start.cast, histories[index], history),
+            queue=start.queue,
+            auto=request.auto,
         )
     return results
 
 
-_turns: DatabaseBatch[TurnRequest, ReplyJob] = DatabaseBatch(_save_turns, then=start_reply)
+def _speakers(
+    request: TurnRequest, chat: Chat, cast: list[Member]
+) -> tuple[Member | None, tuple[str, ...]]:
+    """Who answers this turn, and who is queued after them (slugs)."""
+    if request.kind in ("regenerate", "continue"):
+        last = Message.objects.filter(chat_id=chat.pk).order_by("-position")
+        return _member(cast, last.values_list("speaker", flat=True).first()), ()
+    if request.persona:
+        asked = next((m for m in cast if m.slug == request.persona), None)
+        if asked is None:
+            raise NotAMember(f"{request.persona[:60]!r} is not in this scene.")
+        if asked.muted:
+            raise NotAMember(f"{asked.persona.name} is muted. Unmute them first.")
+        return asked, request.queue
+    if request.kind == "speak" and request.queue:
+        first, *rest = request.queue
+        return _speakers(replace(request, persona=first, queue=tuple(rest)), chat, cast)
+    chosen = scenes.speakers(
+        members=cast,
+        activation=chat.activation if request.kind != "speak" else Activation.NATURAL,
+        last_text=request.content,
+        last_speaker=request.after,
+    )
+    if not chosen:
+        if request.kind == "speak":
+            raise NotAMember("Nobody in this scene can speak: everyone is muted.")
+        return None, ()
+    return chosen[0], tuple(member.slug for member in chosen[1:])
+
+
+def _member(cast: list[Member], slug: str | None) -> Member | None:
+    return next((m for m in cast if m.slug == slug), None)
+
+
+def _witnessed(message: Message, slug: str) -> bool:
+    """Whether the member was present when the message was written (older messages, from
+    before scenes, were heard by everyone)."""
+    return not message.present or slug in message.present
+
+
+def _scene_view(
+    speaker: Persona, cast: list[Member], read: list[Message], heard: list[Message]
+) -> SceneView:
+    """The scene as the speaker sees it: the others present, everyone's names, and whether
+    the speaker has just arrived (missed some of what was read, and has not spoken yet)."""
+    others = [m.persona for m in cast if not m.muted and m.persona.pk != speaker.pk]
+    roster = ""
+    if others:
+        listed = "; ".join(f"{p.name} ({p.epithet})" if p.epithet else p.name for p in others)
+        roster = f"[Also in this scene: {listed}.]"
+    names = {m.slug: m.persona.name for m in cast}
+    missing = {m.speaker for m in heard if m.speaker and m.speaker not in names}
+    if missing:  # former members
+        names |= dict(Persona.objects.filter(slug__in=missing).values_list("slug", "name"))
+    spoke = any(m.speaker == speaker.slug for m in heard)
+    return SceneView(speaker.slug, names, roster, arrived=len(heard) < len(read) and not spoke)
+
+
+def _post(request: TurnRequest, chat: Chat, cast: list[Member]) -> Posted:
+    """Save a message nobody is asked to answer. Publishes ``ack`` (with no reply) and
+    ``listed``."""
+    with transaction.atomic():
+        message = services.message_post(
+            chat_id=chat.pk, content=request.content, present=scenes.present(cast)
+        )
+        ack = events.ack_event(user=message, reply=None, removed=[], edited=False)
+        events.publish_on_commit(events.chat_group(chat.pk), ack)
+        events.publish_on_commit(events.owner_group(chat.owner), events.listed_event(chat))
+    return Posted(chat, message)
+
+
+def _begin(result: ReplyJob | Posted) -> None:
+    """Start the saved turn's run (a posted message has been announced already)."""
+    if isinstance(result, ReplyJob):
+        start_reply(result)
+
+
+_turns: DatabaseBatch[TurnRequest, ReplyJob | Posted] = DatabaseBatch(_save_turns, then=_begin)
 
 
 def _write_turns(
     requests: Sequence[TurnRequest],
-    started: dict[int, tuple[Chat, Backend, GenerationOptions]],
-    results: list[ReplyJob | Exception],
+    started: dict[int, _Start],
+    results: list[ReplyJob | Posted | Exception],
 ) -> dict[int, services.Turn]:
     """Save the turns that got this far, by request index: plain messages to different
     chats in one statement, the rest one at a time. A turn that fails gets its error in
     ``results``."""
     plain: dict[int, services.TurnStart] = {}
     single: list[int] = []
-    for index, (chat, backend, options) in started.items():
-        request = requests[index]
+    for index, start in started.items():
+        request, chat = requests[index], start.chat
         plain_message = request.kind == "chat" and not request.attachments
-        if plain_message and all(start.chat_id != chat.pk for start in plain.values()):
+        if plain_message and all(other.chat_id != chat.pk for other in plain.values()):
             try:
                 content = services.clean_content(request.content)
             except Exception as error:
                 results[index] = error
                 continue
-            plain[index] = services.TurnStart(chat.pk, content, backend.name, options.model)
+            plain[index] = services.TurnStart(
+                chat.pk,
+                content,
+                start.backend.name,
+                start.options.model,
+                start.speaker.slug if start.speaker else "",
+                tuple(scenes.present(start.cast)),
+            )
         else:
             single.append(index)
     turns: dict[int, services.Turn] = {}
@@ -668,25 +913,33 @@ def _write_turns(
         single = sorted([*plain, *single])
     for index in single:
         try:
-            turns[index] = _write_turn(requests[index], *started[index])
+            turns[index] = _write_turn(requests[index], started[index])
         except Exception as error:
             results[index] = error
     return dict(sorted(turns.items()))
 
 
-def _write_turn(
-    request: TurnRequest, chat: Chat, backend: Backend, options: GenerationOptions
-) -> services.Turn:
+def _write_turn(request: TurnRequest, start: _Start) -> services.Turn:
     """Save one turn of any kind."""
-    target = {"chat_id": chat.pk, "backend": backend.name, "model": options.model}
+    chat = start.chat
+    target = {"chat_id": chat.pk, "backend": start.backend.name, "model": start.options.model}
+    scene = {
+        "speaker": start.speaker.slug if start.speaker else "",
+        "present": scenes.present(start.cast),
+    }
     if request.kind == "chat":
-        return _send(chat, backend, request.content, request.attachments, target)
+        return _send(chat, start.backend, request.content, request.attachments, target | scene)
     if request.kind == "regenerate":
         return services.turn_regenerate(**target)
     if request.kind == "continue":
         return services.turn_continue(**target)
+    if request.kind == "speak":
+        assert start.speaker is not None
+        return services.turn_speak(**target, **scene)  # type: ignore[arg-type]
     assert request.message_id is not None
-    return services.turn_edit(message_id=request.message_id, content=request.content, **target)
+    return services.turn_edit(
+        message_id=request.message_id, content=request.content, **target, **scene
+    )
 
 
 def _send(

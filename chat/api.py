@@ -18,13 +18,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import actions, selectors
-from chat.errors import ChatError
+from chat.errors import ChatError, UnknownPersona
 from chat.inputs import (
     attachment_ids,
     number_input,
     number_list,
     optional_number,
+    scene_input,
     settings_input,
+    slug_input,
+    slug_list,
     text_input,
 )
 from chat.jobs import ReplyJob
@@ -110,17 +113,22 @@ def lorebooks(request: HttpRequest) -> JsonResponse:
 def chats(request: HttpRequest) -> JsonResponse:
     """``GET``: the caller's chats, newest first, paginated. ``POST``: start a chat."""
     if request.method == "POST":
-        data = json_body(request)
-        slug = data.get("persona") if data else None
-        persona = persona_get_active(slug=slug) if isinstance(slug, str) else None
-        if persona is None:
-            return error_response(400, "unknown_persona", 'Send {"persona": "<slug>"}.')
+        data = json_body(request) or {}
         try:
+            if "personas" in data:  # a group scene
+                slugs = slug_list(data["personas"], what="personas")
+                cast = actions.personas_for_scene(slugs)
+            else:
+                slug = data.get("persona")
+                persona = persona_get_active(slug=slug) if isinstance(slug, str) else None
+                if persona is None:
+                    raise UnknownPersona('Send {"persona": "<slug>"} or {"personas": [...]}.')
+                cast = [persona]
             greeting = number_input(data.get("greeting", 0), what="greeting", low=-(10**6))
             read_through = text_input(data.get("read_through") or "", what="read_through")
             chat = actions.chat_create(
                 owner=owner_for_writing(request),
-                persona=persona,
+                personas=cast,
                 greeting=greeting,
                 read_through=read_through,
                 address=client_ip(request),
@@ -162,14 +170,15 @@ def chat(request: HttpRequest, chat_id: str) -> JsonResponse:
 def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonResponse:
     data = json_body(request)
     fields = {"title", "greeting", "read_through", "lorebooks", "user_persona", "authors_note",
-              "authors_note_depth", "auto_read"}  # fmt: skip
+              "authors_note_depth", "auto_read", "personas", "muted", "activation"}  # fmt: skip
     if data is None or not (fields & data.keys()):
         return error_response(
             400,
             "bad_request",
             'Send {"title": "..."}, {"greeting": n}, {"read_through": "<book slug>"}, '
             '{"lorebooks": [id, ...]}, {"user_persona": id or null} or '
-            '{"authors_note": "...", "authors_note_depth": n} or {"auto_read": true}.',
+            '{"authors_note": "...", "authors_note_depth": n}, {"auto_read": true} or a '
+            'scene\'s {"personas": [slug, ...], "muted": [slug, ...], "activation": "natural"}.',
         )
     if "title" in data:
         title = text_input(data["title"], what="A title")
@@ -185,6 +194,8 @@ def _chat_patch(request: HttpRequest, owner: Owner, chat_id: str) -> JsonRespons
         actions.chat_set_lorebooks(owner=owner, chat_id=chat_id, book_ids=ids)
     if changed := settings_input(data):
         actions.chat_set_settings(owner=owner, chat_id=chat_id, **changed)
+    if scene := scene_input(data):
+        actions.chat_set_scene(owner=owner, chat_id=chat_id, **scene)
     found = chat_get_for_owner(chat_id=chat_id, owner=owner)
     return JsonResponse(chat_data(found)) if found else not_found()
 
@@ -202,8 +213,12 @@ def chat_clear(request: HttpRequest, chat_id: str) -> JsonResponse:
 # --- turns (async: the reply streams on after the answer) -------------------------------
 
 
-def accepted(job: ReplyJob) -> JsonResponse:
-    """202: the turn was saved; its reply streams to the chat's sockets."""
+def accepted(job: ReplyJob | actions.Posted) -> JsonResponse:
+    """202: the turn was saved; its reply streams to the chat's sockets (a message nobody
+    is asked to answer, in a manual scene, has none)."""
+    if isinstance(job, actions.Posted):
+        body = {"message": message_data(job.message), "reply": None, "removed": []}
+        return JsonResponse(body, status=202)
     turn = job.turn
     body = {
         "message": message_data(turn.user) if turn.user else None,
@@ -229,7 +244,8 @@ async def uploaded(request: HttpRequest, missing: ChatError) -> tuple[str, bytes
 @require_POST
 async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
     """``POST /api/chats/<id>/messages/ {"content": ..., "attachments": [id, ...]}``:
-    send a message (with files uploaded to ``/api/chats/<id>/attachments/``)."""
+    send a message (with files uploaded to ``/api/chats/<id>/attachments/``); in a scene,
+    ``"persona": slug`` chooses who answers."""
     data = json_body(request) or {}
     try:
         content = text_input(data.get("content", ""))
@@ -238,6 +254,41 @@ async def chat_messages(request: HttpRequest, chat_id: str) -> JsonResponse:
             chat_id=chat_id,
             content=content,
             attachments=attachment_ids(data.get("attachments")),
+            address=client_ip(request),
+            persona=slug_input(data.get("persona"), required=False),
+        )
+    except ChatError as error:
+        return refused(error)
+    return accepted(job)
+
+
+@require_POST
+async def chat_nudge(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/nudge/ {"persona": slug}``: a scene member speaks without a
+    new message."""
+    data = json_body(request) or {}
+    try:
+        job = await actions.turn_nudge(
+            owner=await request_owner(request),
+            chat_id=chat_id,
+            persona=slug_input(data.get("persona")) or "",
+            address=client_ip(request),
+        )
+    except ChatError as error:
+        return refused(error)
+    return accepted(job)
+
+
+@require_POST
+async def chat_auto(request: HttpRequest, chat_id: str) -> JsonResponse:
+    """``POST /api/chats/<id>/auto/ {"turns": N}``: the scene's members talk among
+    themselves for up to N replies (``stop`` ends it)."""
+    data = json_body(request) or {}
+    try:
+        job = await actions.turn_auto(
+            owner=await request_owner(request),
+            chat_id=chat_id,
+            turns=number_input(data.get("turns"), what="turns"),
             address=client_ip(request),
         )
     except ChatError as error:

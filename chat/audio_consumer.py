@@ -129,6 +129,8 @@ class AudioConsumer(ChatSocket):
             job = await actions.turn_send(
                 owner=self.owner, chat_id=self._chat_id(), content=text, address=self._address()
             )
+            if isinstance(job, actions.Posted):
+                return  # a manual scene: nobody was asked to answer
             self.speaking, self.written, self.said = job.turn.reply.pk, "", 0
 
     # --- the reply, spoken as it is written ------------------------------------------

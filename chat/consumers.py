@@ -15,13 +15,15 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import actions, metrics
-from chat.errors import NotStreaming, as_chat_error
+from chat.errors import BadRequest, NotStreaming, as_chat_error
 from chat.events import auth_group, chat_group, owner_group
 from chat.inputs import (
     attachment_ids,
     number_input,
     number_list,
+    scene_input,
     settings_input,
+    slug_input,
     text_input,
 )
 from chat.ownership import Owner
@@ -157,6 +159,30 @@ class ChatConsumer(ChatSocket):
             content=content,
             attachments=attachment_ids(data.get("attachments")),
             address=self._address(),
+            persona=slug_input(data.get("persona"), required=False),
+        )
+
+    async def on_nudge(self, data: dict[str, Any]) -> None:
+        await actions.turn_nudge(
+            owner=self.owner,
+            chat_id=self._chat_id(),
+            persona=slug_input(data.get("persona")),
+            address=self._address(),
+        )
+
+    async def on_scene(self, data: dict[str, Any]) -> None:
+        """``{"type": "scene", "personas": [...], "muted": [...], "activation": ...}``."""
+        scene = scene_input(data)
+        if not scene:
+            raise BadRequest('Send "personas", "muted" or "activation".')
+        await database_sync_to_async(actions.chat_set_scene)(
+            owner=self.owner, chat_id=self._chat_id(), **scene
+        )
+
+    async def on_auto(self, data: dict[str, Any]) -> None:
+        turns = number_input(data.get("turns"), what="turns", low=1)
+        await actions.turn_auto(
+            owner=self.owner, chat_id=self._chat_id(), turns=turns, address=self._address()
         )
 
     async def on_regenerate(self, data: dict[str, Any]) -> None:
@@ -277,6 +303,9 @@ class ChatConsumer(ChatSocket):
 
     frames: dict[str, Callable[[ChatConsumer, dict[str, Any]], Awaitable[None]]] = {
         "chat": on_chat,
+        "nudge": on_nudge,
+        "auto": on_auto,
+        "scene": on_scene,
         "regenerate": on_regenerate,
         "edit": on_edit,
         "continue": on_continue,
@@ -335,7 +364,7 @@ class ChatConsumer(ChatSocket):
             if verdict == "missed":
                 await self._resync()
                 return
-        elif kind == "ack":
+        elif kind == "ack" and event["reply"] is not None:
             self.positions.started(event["reply"]["id"])
         elif kind == "complete":
             self.positions.finished(event["message"]["id"])

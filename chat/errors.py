@@ -174,6 +174,18 @@ class UnsupportedAudio(ChatError):
     code = "unsupported_audio"
 
 
+class UnknownPersona(ChatError):
+    """A slug that names no active persona."""
+
+    code = "unknown_persona"
+
+
+class NotAMember(ChatError):
+    """A persona asked to speak in a scene it is not in, or is muted in."""
+
+    code = "not_a_member"
+
+
 class NothingToSay(ChatError):
     """A message that is not a finished reply with words in it."""
 

@@ -79,18 +79,19 @@ def _now_ms() -> int:
 def ack_event(
     *,
     user: Message | None,
-    reply: Message,
+    reply: Message | None,
     removed: list[int],
     edited: bool,
     continued: bool = False,
 ) -> Event:
-    """A turn was saved: its user message (None for regenerate and continue) and the
-    streaming reply. A regenerated or continued reply is a message already in the chat
+    """A turn was saved: its user message (None for regenerate, continue and a scene
+    member's turn of their own) and the streaming reply (None when nobody is asked to
+    answer: a manual scene). A regenerated or continued reply is a message already in the chat
     (it streams again: a new alternative, or more of its text)."""
     return _event(
         "ack",
         message=message_data(user) if user else None,
-        reply=message_data(reply),
+        reply=message_data(reply) if reply else None,
         removed=removed,
         edited=edited,
         continued=continued,
@@ -100,6 +101,11 @@ def ack_event(
 def queued_event(*, message_id: int, position: int) -> Event:
     """The reply waits for the embedded model; ``position`` 1 is next in line."""
     return _event("queued", message_id=message_id, position=position)
+
+
+def speaker_queued_event(*, persona: str, position: int) -> Event:
+    """A scene member will speak after the reply being written; ``position`` 1 is next."""
+    return _event("queued", persona=persona, position=position)
 
 
 def stream_event(*, message_id: int, seq: int, content: str) -> Event:

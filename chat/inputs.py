@@ -20,6 +20,22 @@ def text_input(value: object, *, what: str = "A message") -> str:
     return value
 
 
+def slug_input(value: object, *, required: bool = True, what: str = "persona") -> str | None:
+    """A persona's slug (short text); None when it may be left out and is."""
+    if (value is None or value == "") and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 60:
+        raise BadRequest(f'{what} must be a persona\'s slug, such as "shallan".')
+    return value
+
+
+def slug_list(value: object, *, what: str, most: int = 20) -> list[str]:
+    """A JSON list of persona slugs, at most ``most`` of them; BadRequest otherwise."""
+    if not isinstance(value, list) or len(value) > most:
+        raise BadRequest(f"{what} must be a list of at most {most} persona slugs.")
+    return [slug for item in value if (slug := slug_input(item, what=what))]
+
+
 def attachment_ids(value: object, *, most: int = 32) -> list[uuid.UUID]:
     """Attachment ids: a list of them (JSON), one (a form with a single file), or none."""
     if value is None or value == "":
@@ -100,3 +116,15 @@ def settings_input(data: Mapping[str, Any]) -> dict[str, Any]:
             None if chosen in (None, "") else number_input(chosen, what="user_persona")
         )
     return fields
+
+
+def scene_input(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A scene's changes from a frame or a PATCH: ``personas`` and ``muted`` (lists of
+    slugs) and ``activation``; only those given."""
+    scene: dict[str, Any] = {}
+    for key in ("personas", "muted"):
+        if key in data:
+            scene[key] = slug_list(data[key], what=key)
+    if "activation" in data:
+        scene["activation"] = text_input(data["activation"], what="activation")
+    return scene

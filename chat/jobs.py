@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from chat.backends.base import Backend, GenerationOptions
 from chat.models import Chat, Message
 from chat.ownership import Owner
-from chat.prompting import AuthorsNote, BuiltPrompt, LoreSources, build_prompt
+from chat.prompting import AuthorsNote, BuiltPrompt, LoreSources, SceneView, build_prompt
 from chat.selectors import PromptUser
 from chat.services import Turn
+from personas.models import Persona
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,23 @@ class ReplyJob:
     wants_title: bool = False
     # Whether the model sees pictures (they go with their turns) or gets their names.
     vision: bool = False
+    # Who writes the reply (the chat's only member, or one of a scene's), the scene as
+    # they see it, and who speaks after them: the rest of the queue, then ``auto`` more
+    # replies chosen as the members talk among themselves.
+    speaker: Persona | None = None
+    scene: SceneView | None = None
+    queue: tuple[str, ...] = ()
+    auto: int = 0
+
+    @property
+    def persona(self) -> Persona:
+        """The persona writing this reply."""
+        return self.speaker or self.chat.persona
 
     def prompt(self) -> BuiltPrompt:
         """The messages to send the model, and the lore in them (blocking: counts tokens)."""
         return build_prompt(
-            persona=self.chat.persona,
+            persona=self.persona,
             history=self.history,
             backend=self.backend,
             options=self.options,
@@ -48,6 +61,7 @@ class ReplyJob:
             authors_note=self.authors_note,
             instruction=self.instruction,
             vision=self.vision,
+            scene=self.scene,
         )
 
 

@@ -43,8 +43,17 @@ class ChatQuerySet(models.QuerySet["Chat"]):
         return self.order_by("-updated_at", "-created_at")
 
 
+class Activation(models.TextChoices):
+    """Who answers a message in a chat with several members."""
+
+    NATURAL = "natural", "Natural"
+    LIST = "list", "Everyone in turn"
+    MANUAL = "manual", "Only when asked"
+
+
 class Chat(models.Model):
-    """One conversation between an owner and a persona."""
+    """One conversation between an owner and one or more personas (its members; ``persona``
+    is the first of them)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -99,6 +108,14 @@ class Chat(models.Model):
     auto_read = models.BooleanField(
         default=False, help_text="Each new reply is read aloud in the tab that asked for it."
     )
+    activation = models.CharField(
+        max_length=10,
+        choices=Activation.choices,
+        default=Activation.NATURAL,
+        help_text="Who answers in a group scene: a member named in the last message, else a "
+        "draw by talkativeness (natural); every unmuted member in turn (list); or only "
+        "whoever is asked (manual).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -134,6 +151,26 @@ class Chat(models.Model):
     def owner(self) -> Owner:
         """Who owns this chat."""
         return Owner(user_id=self.user_id, session_key=self.session_key or None)
+
+
+class ChatMember(models.Model):
+    """A persona taking part in a chat. Removing a member deletes the row, so one added
+    back joins afresh; a muted member neither speaks nor hears."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="members")
+    persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveSmallIntegerField(default=0)
+    muted = models.BooleanField(default=False)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chat", "order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "persona"], name="member_once_per_chat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.persona_id} in {self.chat_id}"
 
 
 class Message(models.Model):
@@ -189,6 +226,19 @@ class Message(models.Model):
     # How many attachments the message carries, so a prompt reads them only when some
     # message in it has any (most chats have none).
     attachment_count = models.PositiveSmallIntegerField(default=0, db_default=0)
+    speaker = models.CharField(
+        max_length=60,
+        blank=True,
+        default="",
+        help_text="The slug of the member who wrote this reply (empty for the person's "
+        "messages). A persona's slug never changes once it is saved.",
+    )
+    present = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The slugs of the members present (joined and not muted) when it was "
+        "written: only they remember it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from chat.models import Attachment, Chat, Message, UserPersona
+from chat.selectors import chat_members
 from personas.models import Lorebook, Persona
 from personas.prompts import persona_greetings
 
@@ -42,9 +43,12 @@ def message_data(message: Message, *, full: bool = False) -> dict[str, Any]:
         "status": message.status,
         "position": message.position,
         "created_at": message.created_at.isoformat(),
+        # The members who heard it (slugs); a reply also names the one who wrote it.
+        "present": message.present,
     }
     if message.role == Message.Role.ASSISTANT:
         data |= {
+            "persona": message.speaker or None,
             "backend": message.backend,
             "model": message.model,
             "usage": {
@@ -113,6 +117,12 @@ def chat_data(chat: Chat) -> dict[str, Any]:
         "authors_note_depth": chat.authors_note_depth,
         "auto_read": chat.auto_read,
         "persona": persona_data(chat.persona),
+        # A scene's members in order (a chat with one persona has that one), and who
+        # answers a message: natural, list or manual.
+        "members": [
+            {**persona_data(member.persona), "muted": member.muted} for member in chat_members(chat)
+        ],
+        "activation": chat.activation,
         "created_at": chat.created_at.isoformat(),
         "updated_at": chat.updated_at.isoformat(),
     }

@@ -66,6 +66,24 @@ IMPERSONATE_INSTRUCTION = (
 
 
 @dataclass(frozen=True)
+class SceneView:
+    """A group scene as one member sees it when they speak: the others present (one line
+    of names and epithets), everyone's names for labelling their lines, and whether the
+    speaker has just arrived (missed what was said before them)."""
+
+    speaker: str
+    names: dict[str, str]
+    roster: str = ""
+    arrived: bool = False
+
+
+ARRIVED = (
+    "[{{char}} has just arrived and did not hear anything said before; {{char}} knows only "
+    "what is said from now on.]"
+)
+
+
+@dataclass(frozen=True)
 class AuthorsNote:
     """The chat's note to the model and how many messages from the end it goes."""
 
@@ -104,6 +122,7 @@ def build_prompt(
     authors_note: AuthorsNote | None = None,
     instruction: str = "",
     vision: bool = False,
+    scene: SceneView | None = None,
 ) -> BuiltPrompt:
     """The messages to send: system text (with lore), lore and the author's note at their
     depths, the newest turns that fit the budget, then the persona's post-history
@@ -128,10 +147,13 @@ def build_prompt(
         )
 
     contents = [
-        render_macros(m.content, char=persona.char_name, user=user_name, dice=dice)
+        _label(m, scene)
+        + render_macros(m.content, char=persona.char_name, user=user_name, dice=dice)
         + _files_text(m, name_pictures=not vision)
         for m in history
     ]
+    scene_texts = _scene_texts(scene, persona.char_name, user_name, dice)
+    after_cost += sum(cost(text) for text in scene_texts)
     costs = _NewestFirst(contents, cost)
     activation = Activation()
     if lore is not None and lore.books:
@@ -158,7 +180,7 @@ def build_prompt(
         needed = costs.of(index) + IMAGE_TOKENS * len(pictures)
         if needed > remaining and turns:
             break
-        turn: ChatMessage = {"role": message.role, "content": content}
+        turn: ChatMessage = {"role": _role(message, scene), "content": content}
         if pictures:
             turn["images"] = [_read(picture) for picture in pictures]
         turns.append(turn)
@@ -169,11 +191,52 @@ def build_prompt(
     closing_messages: list[ChatMessage] = [
         {"role": "system", "content": text} for text in closing_texts
     ]
+    scene_messages: list[ChatMessage] = [
+        {"role": "system", "content": text} for text in scene_texts
+    ]
     return BuiltPrompt(
-        messages=[{"role": "system", "content": system}, *turns, *closing_messages],
+        messages=[
+            {"role": "system", "content": system},
+            *scene_messages,
+            *turns,
+            *closing_messages,
+        ],
         lore=[a.record() for a in activation.injected],
         lore_dropped=[a.record() for a in activation.dropped],
     )
+
+
+def _speaks_as_another(message: Message, scene: SceneView | None) -> bool:
+    """Whether a reply in the history is another member's (in a scene)."""
+    return (
+        scene is not None
+        and message.role == Message.Role.ASSISTANT
+        and message.speaker not in ("", scene.speaker)
+    )
+
+
+def _role(message: Message, scene: SceneView | None) -> str:
+    """The speaker's own replies are the assistant's; another member's come as lines
+    the speaker hears, like the person's."""
+    return Message.Role.USER if _speaks_as_another(message, scene) else message.role
+
+
+def _label(message: Message, scene: SceneView | None) -> str:
+    """Another member's line starts with their name."""
+    if not _speaks_as_another(message, scene):
+        return ""
+    assert scene is not None
+    return f"{scene.names.get(message.speaker, 'Someone')}: "
+
+
+def _scene_texts(scene: SceneView | None, char: str, user: str, dice: Dice) -> list[str]:
+    """Who else is in the scene, and (for a newcomer) that they have just arrived."""
+    if scene is None:
+        return []
+    texts = [scene.roster] if scene.roster else []
+    if scene.arrived:
+        texts.append(render_macros(ARRIVED, char=char, user=user, dice=dice))
+    return texts
 
 
 class _NewestFirst:

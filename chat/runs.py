@@ -156,6 +156,9 @@ class ReplyRun:
         await self.layer_outage.call(self.layer.group_send, self.group, ack)
         listed = events.listed_event(job.chat)
         await self.layer_outage.call(events.publish, events.owner_group(job.owner), listed)
+        for place, slug in enumerate(job.queue, start=1):  # a scene's next speakers
+            queued = events.speaker_queued_event(persona=slug, position=place)
+            await self.layer_outage.call(self.layer.group_send, self.group, queued)
         generate = asyncio.create_task(self._generate())
         status, error = Message.Status.COMPLETE, None
         try:
@@ -314,6 +317,18 @@ class ReplyRun:
         await self.layer_outage.call(self.layer.group_send, self.group, complete)
         if self.job.wants_title and status == Message.Status.COMPLETE and self.text:
             self._title_later()
+        if status == Message.Status.COMPLETE and (self.job.queue or self.job.auto > 0):
+            _keep(asyncio.create_task(self._next_speaker(), context=contextvars.Context()))
+
+    async def _next_speaker(self) -> None:
+        """A scene goes on: the next queued speaker, or another turn of the members
+        talking among themselves, answers this reply (a stop ended the queue with it)."""
+        from chat import actions  # the actions start runs: imported when a scene goes on
+
+        try:
+            await actions.turn_next(self.job, self.text)
+        except Exception as error:  # the person wrote meanwhile, or left: the scene rests
+            logger.info("scene stopped: %s", as_chat_error(error).message, extra=self.log_context)
 
     def _title_later(self) -> None:
         """Title the chat in the background; the reply is already complete."""

@@ -12,10 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models
-from django.db.models import F, Q, prefetch_related_objects
+from django.db.models import F, Prefetch, Q, prefetch_related_objects
 
-from chat.models import Attachment, Chat, Message, Reader, UserPersona
+from chat.models import Attachment, Chat, ChatMember, Message, Reader, UserPersona
 from chat.ownership import Owner
+from chat.scenes import Member
 from personas.lore import series
 from personas.macros import DEFAULT_USER_NAME
 from personas.models import Lorebook, Persona, PersonaAsset
@@ -67,6 +68,48 @@ def chats_for_turns(wanted: Sequence[tuple[str | uuid.UUID, Owner]]) -> list[Cha
                 continue
         result.append(None)
     return result
+
+
+def members_of_chats(chat_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Member]]:
+    """Each chat's members in the scene's order, each persona from the process's copy of
+    its saved revision: one query however many chats."""
+    rows = (
+        ChatMember.objects.filter(chat_id__in=set(chat_ids))
+        .order_by("order", "pk")
+        .values_list("chat_id", "persona_id", "persona__updated_at", "muted", "joined_at")
+    )
+    members: dict[uuid.UUID, list[Member]] = {chat_id: [] for chat_id in chat_ids}
+    for chat_id, persona_id, saved_at, muted, joined_at in rows:
+        persona = persona_as_saved(persona_id=persona_id, updated_at=saved_at)
+        if persona is not None:
+            members[chat_id].append(Member(persona, muted, joined_at))
+    return members
+
+
+def chat_members(chat: Chat) -> list[Member]:
+    """The chat's members, in the scene's order: read once per chat instance (kept on it
+    as ``cast``; a turn's chat has them already, and a listed page's are prefetched)."""
+    cast: list[Member] | None = getattr(chat, "cast", None)
+    if cast is None:
+        rows = getattr(chat, "_prefetched_objects_cache", {}).get("members")
+        if rows is None:
+            rows = chat.members.select_related("persona")
+        cast = cast_of(chat, [Member(row.persona, row.muted, row.joined_at) for row in rows])
+        chat.cast = cast  # type: ignore[attr-defined]
+    return cast
+
+
+def cast_of(chat: Chat, members: list[Member]) -> list[Member]:
+    """The chat's members; a chat written before scenes, or by hand, without member rows
+    has its persona alone."""
+    return members or [Member(chat.persona, False, chat.created_at)]
+
+
+def with_members(chats: models.QuerySet[Chat]) -> models.QuerySet[Chat]:
+    """The chats with their members and their personas (two more queries for them all)."""
+    return chats.prefetch_related(
+        Prefetch("members", queryset=ChatMember.objects.select_related("persona"))
+    )
 
 
 def _user_icons(persona: object) -> models.QuerySet[PersonaAsset]:
@@ -206,7 +249,7 @@ def chat_list_for_owner(
     *, owner: Owner, offset: int = 0, limit: int = 20, query: str = ""
 ) -> ChatPage:
     """The owner's chats, most recently active first, optionally filtered by title or text."""
-    chats = Chat.objects.owned_by(owner).recent_first().select_related("persona")
+    chats = with_members(Chat.objects.owned_by(owner).recent_first().select_related("persona"))
     query = without_nul(query)
     if query:
         matching = Message.objects.filter(content__icontains=query).values("chat_id")
@@ -291,7 +334,7 @@ def prompt_histories(
     table = quote(Message._meta.db_table)
     chat_pk = Chat._meta.pk
     usable = [Message.Status.COMPLETE, Message.Status.CANCELLED, Message.Status.INTERRUPTED]
-    columns = "id, chat_id, role, content, position, lore, attachment_count"
+    columns = "id, chat_id, role, content, position, lore, attachment_count, speaker, present"
     one_chat = f"""
         SELECT * FROM (
             SELECT {columns} FROM {table}

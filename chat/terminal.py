@@ -170,6 +170,10 @@ class TerminalChat:
             await layer.group_discard(group, channel)
             self.note(f"error: {error.message}")
             return
+        if isinstance(job, actions.Posted):
+            await layer.group_discard(group, channel)
+            self.note("(nobody was asked to answer: /nudge <persona> asks one)")
+            return
         self.streaming = True
         reply_id = job.turn.reply.pk
         self.say(f"{self.persona.name}: {job.turn.reply.content}")

@@ -48,6 +48,8 @@ urlpatterns = [
     ),
     path("api/chats/<str:chat_id>/regenerate/", api.chat_regenerate, name="api-chat-regenerate"),
     path("api/chats/<str:chat_id>/stop/", api.chat_stop, name="api-chat-stop"),
+    path("api/chats/<str:chat_id>/nudge/", api.chat_nudge, name="api-chat-nudge"),
+    path("api/chats/<str:chat_id>/auto/", api.chat_auto, name="api-chat-auto"),
     path("api/chats/<str:chat_id>/continue/", api.chat_continue, name="api-chat-continue"),
     path("api/chats/<str:chat_id>/impersonate/", api.chat_impersonate, name="api-chat-impersonate"),
     path("api/chats/<str:chat_id>/fork/", api.chat_fork, name="api-chat-fork"),

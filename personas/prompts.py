@@ -71,13 +71,21 @@ def persona_post_history(
     return render_macros(text, char=persona.char_name, user=user, dice=dice)
 
 
-def persona_greetings(persona: Persona, *, user: str = DEFAULT_USER_NAME) -> list[str]:
-    """Every opening message: the greeting first, then the alternates, macros filled in."""
+def persona_greetings(
+    persona: Persona, *, user: str = DEFAULT_USER_NAME, group: bool = False
+) -> list[str]:
+    """Every opening message: the greeting first, then the alternates, macros filled in.
+    A group scene opens with the card's group-only greetings when it has some."""
     texts = [persona.greeting, *(g for g in persona.alternate_greetings if isinstance(g, str))]
+    if group:
+        texts = [g for g in persona.group_only_greetings if isinstance(g, str)] or texts
     return [render_macros(t.strip(), char=persona.char_name, user=user) for t in texts if t.strip()]
 
 
-def persona_greeting(persona: Persona, *, user: str = DEFAULT_USER_NAME, index: int = 0) -> str:
+def persona_greeting(
+    persona: Persona, *, user: str = DEFAULT_USER_NAME, index: int = 0, group: bool = False
+) -> str:
     """One opening message (the main greeting unless ``index`` picks an alternate)."""
-    greetings = persona_greetings(persona, user=user) or [f"*{persona.name} is here.*"]
+    greetings = persona_greetings(persona, user=user, group=group)
+    greetings = greetings or [f"*{persona.name} is here.*"]
     return greetings[index if 0 <= index < len(greetings) else 0]

@@ -131,6 +131,10 @@ RATE_LIMITS = {
 }
 # Chats an anonymous session may keep; signing up lifts the cap.
 ANON_MAX_CHATS = env.int("ANON_MAX_CHATS", default=50)
+# Group scenes: at most this many personas in one chat, and at most this many replies in a
+# row when its members talk among themselves ({"type": "auto", "turns": N}).
+SCENE_MAX_MEMBERS = env.int("SCENE_MAX_MEMBERS", default=8)
+GROUP_AUTO_MAX_TURNS = env.int("GROUP_AUTO_MAX_TURNS", default=10)
 
 # --- HTTPS and cookies ------------------------------------------------------------------
 # Production (DEBUG=0) defaults to HTTPS only: HSTS, redirect, secure cookies. Behind a

@@ -20,13 +20,19 @@ from chat.services.chats import (
     chat_rename,
     chat_set_lorebooks,
     chat_set_read_through,
+    chat_set_scene,
     chat_set_settings,
     chat_set_title_if_untitled,
     chats_claim,
     reader_remember,
 )
 from chat.services.common import clean_content
-from chat.services.messages import message_delete, message_edit_reply, message_swipe
+from chat.services.messages import (
+    message_delete,
+    message_edit_reply,
+    message_post,
+    message_swipe,
+)
 from chat.services.replies import (
     replies_flush,
     replies_interrupt,
@@ -39,6 +45,7 @@ from chat.services.turns import (
     turn_continue,
     turn_edit,
     turn_regenerate,
+    turn_speak,
     turn_start,
     turn_start_many,
 )
@@ -65,12 +72,14 @@ __all__ = [
     "chat_rename",
     "chat_set_lorebooks",
     "chat_set_read_through",
+    "chat_set_scene",
     "chat_set_settings",
     "chat_set_title_if_untitled",
     "chats_claim",
     "clean_content",
     "message_delete",
     "message_edit_reply",
+    "message_post",
     "message_swipe",
     "reader_remember",
     "replies_flush",
@@ -80,6 +89,7 @@ __all__ = [
     "turn_continue",
     "turn_edit",
     "turn_regenerate",
+    "turn_speak",
     "turn_start",
     "turn_start_many",
     "user_persona_create",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
 
@@ -20,7 +21,9 @@ from chat.errors import (
 from chat.models import (
     MAX_AUTHORS_NOTE_CHARS,
     MAX_AUTHORS_NOTE_DEPTH,
+    Activation,
     Chat,
+    ChatMember,
     Message,
     Reader,
     UserPersona,
@@ -48,13 +51,18 @@ def _book(read_through: str) -> str:
 def chat_create(
     *,
     owner: Owner,
-    persona: Persona,
+    persona: Persona | None = None,
+    personas: Sequence[Persona] = (),
     title: str = "",
     greeting: int = 0,
     read_through: str = "",
 ) -> Chat:
-    """A new chat for this owner, opening with the persona's greeting (or an alternate
-    one, by index), read through ``read_through`` (else the owner's setting)."""
+    """A new chat for this owner with one persona, or a scene with several (``personas``,
+    in order), opening with the first one's greeting (or an alternate one, by index; a
+    scene's from its group-only greetings when it has some), read through
+    ``read_through`` (else the owner's setting)."""
+    cast = scene_cast(list(personas) or ([persona] if persona is not None else []))
+    persona, group = cast[0], len(cast) > 1
     if read_through:
         _book(read_through)
     if not owner.is_known:
@@ -66,7 +74,7 @@ def chat_create(
                 f"Without an account you can keep {settings.ANON_MAX_CHATS} chats. "
                 "Delete one, or sign up to keep as many as you like."
             )
-    total = len(persona_greetings(persona)) or 1
+    total = len(persona_greetings(persona, group=group)) or 1
     with transaction.atomic():
         chat = Chat.objects.create(
             user_id=owner.user_id,
@@ -79,15 +87,35 @@ def chat_create(
         )
         if read_through:
             reader_remember(owner=owner, read_through=read_through)
+        ChatMember.objects.bulk_create(
+            ChatMember(chat=chat, persona=member, order=order) for order, member in enumerate(cast)
+        )
         Message.objects.create(
             chat=chat,
             role=Role.ASSISTANT,
             content=persona_greeting(
-                persona, user=selectors.chat_user(chat).name, index=chat.greeting_index
+                persona,
+                user=selectors.chat_user(chat).name,
+                index=chat.greeting_index,
+                group=group,
             ),
             position=1,
+            speaker=persona.slug,
+            present=[member.slug for member in cast],
         )
     return chat
+
+
+def scene_cast(personas: Sequence[Persona]) -> list[Persona]:
+    """The personas of a chat, checked: one or more, none twice, at most
+    SCENE_MAX_MEMBERS."""
+    if not personas:
+        raise BadRequest("A chat needs at least one persona.")
+    if len({persona.pk for persona in personas}) != len(personas):
+        raise BadRequest("Each persona can be in a scene once.")
+    if len(personas) > settings.SCENE_MAX_MEMBERS:
+        raise BadRequest(f"A scene has at most {settings.SCENE_MAX_MEMBERS} personas.")
+    return list(personas)
 
 
 def chat_fork(*, chat: Chat, message_id: int) -> Chat:
@@ -108,8 +136,13 @@ def chat_fork(*, chat: Chat, message_id: int) -> Chat:
             user_persona_id=chat.user_persona_id,
             authors_note=chat.authors_note,
             authors_note_depth=chat.authors_note_depth,
+            activation=chat.activation,
         )
         fork.lorebooks.set(chat.lorebooks.all())
+        ChatMember.objects.bulk_create(
+            ChatMember(chat=fork, persona_id=m.persona_id, order=m.order, muted=m.muted)
+            for m in chat.members.all()
+        )
         copied = chat.messages.filter(position__lte=source.position).exclude(
             status=Status.STREAMING
         )
@@ -142,6 +175,45 @@ class Keep(Enum):
 
 
 KEEP = Keep.KEEP
+
+
+def chat_set_scene(
+    *,
+    chat: Chat,
+    personas: Sequence[Persona] | None = None,
+    muted: Sequence[str] | None = None,
+    activation: str | None = None,
+) -> Chat:
+    """Change who is in the chat (in order: the first one is ``chat.persona``), who of
+    them is muted (slugs; the others are not) and who answers (``activation``); None
+    keeps each. A member removed and added back joins afresh, so they never hear what was
+    said while they were away."""
+    if activation is not None and activation not in Activation.values:
+        raise BadRequest(f"activation must be one of: {', '.join(Activation.values)}.")
+    with transaction.atomic():
+        locked = Chat.objects.select_for_update().get(pk=chat.pk)
+        if personas is not None:
+            cast = scene_cast(personas)
+            rows = {row.persona_id: row for row in locked.members.all()}
+            locked.members.exclude(persona__in=cast).delete()
+            for order, persona in enumerate(cast):
+                row = rows.get(persona.pk)
+                if row is None:
+                    ChatMember.objects.create(chat=locked, persona=persona, order=order)
+                elif row.order != order:
+                    row.order = order
+                    row.save(update_fields=["order"])
+            locked.persona = cast[0]
+        if muted is not None:
+            slugs = set(locked.members.values_list("persona__slug", flat=True))
+            if strangers := set(muted) - slugs:
+                raise BadRequest(f"Not in this scene: {', '.join(sorted(strangers))}.")
+            locked.members.update(muted=False)
+            locked.members.filter(persona__slug__in=set(muted)).update(muted=True)
+        if activation is not None:
+            locked.activation = activation
+        locked.save(update_fields=["persona", "activation", "updated_at"])
+    return locked
 
 
 def chat_set_settings(

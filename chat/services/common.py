@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -61,7 +61,14 @@ def last_position(chat: Chat) -> int:
     return chat.messages.aggregate(last=Max("position"))["last"] or 0
 
 
-def streaming_reply(chat: Chat, position: int, backend: str, model: str) -> Message:
+def streaming_reply(
+    chat: Chat,
+    position: int,
+    backend: str,
+    model: str,
+    speaker: str = "",
+    present: Sequence[str] = (),
+) -> Message:
     return Message(
         chat=chat,
         role=Role.ASSISTANT,
@@ -69,6 +76,8 @@ def streaming_reply(chat: Chat, position: int, backend: str, model: str) -> Mess
         position=position,
         backend=backend,
         model=model,
+        speaker=speaker,
+        present=list(present),
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import Max
 
 from chat.errors import MessageNotDeletable, MessageNotEditable, NoSuchSwipe, NotFound
 from chat.models import Chat, Message
@@ -17,6 +19,19 @@ def _message_in(chat: Chat, message_id: int) -> Message:
     message = chat.messages.filter(pk=message_id).first()
     if message is None:
         raise NotFound("That message is not in this chat.")
+    return message
+
+
+def message_post(*, chat_id: uuid.UUID, content: str, present: Sequence[str]) -> Message:
+    """The person's message, with nobody asked to answer it (a manual scene)."""
+    content = clean_content(content)
+    with transaction.atomic():
+        chat = lock_idle_chat(chat_id)
+        position = (chat.messages.aggregate(last=Max("position"))["last"] or 0) + 1
+        message = Message.objects.create(
+            chat=chat, role=Role.USER, content=content, position=position, present=list(present)
+        )
+        touch(chat)
     return message
 
 

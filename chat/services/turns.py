@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -49,14 +50,25 @@ class TurnStart:
     content: str
     backend: str
     model: str
+    # Who answers (a member's persona id), and the slugs of the members who hear it.
+    speaker: str = ""
+    present: tuple[str, ...] = ()
 
 
 def turn_start(
-    *, chat_id: uuid.UUID, content: str, backend: str, model: str, text_required: bool = True
+    *,
+    chat_id: uuid.UUID,
+    content: str,
+    backend: str,
+    model: str,
+    text_required: bool = True,
+    speaker: str = "",
+    present: Sequence[str] = (),
 ) -> Turn:
     """Save the user's message and the streaming reply to it in one step."""
     content = clean_content(content, required=text_required)
-    return turn_start_many([TurnStart(chat_id, content, backend, model)])[0]
+    start = TurnStart(chat_id, content, backend, model, speaker, tuple(present))
+    return turn_start_many([start])[0]
 
 
 def turn_start_many(starts: Sequence[TurnStart]) -> list[Turn]:
@@ -86,8 +98,21 @@ def turn_start_many(starts: Sequence[TurnStart]) -> list[Turn]:
             for start in starts:
                 chat, position = Chat(pk=start.chat_id), (last.get(start.chat_id) or 0) + 1
                 messages += [
-                    Message(chat=chat, role=Role.USER, content=start.content, position=position),
-                    streaming_reply(chat, position + 1, start.backend, start.model),
+                    Message(
+                        chat=chat,
+                        role=Role.USER,
+                        content=start.content,
+                        position=position,
+                        present=list(start.present),
+                    ),
+                    streaming_reply(
+                        chat,
+                        position + 1,
+                        start.backend,
+                        start.model,
+                        start.speaker,
+                        start.present,
+                    ),
                 ]
             saved = Message.objects.bulk_create(messages)
             Chat.objects.filter(pk__in=chat_ids).update(updated_at=timezone.now())
@@ -98,7 +123,8 @@ def turn_start_many(starts: Sequence[TurnStart]) -> list[Turn]:
 _TURNS_INSERT_SQL = """
 WITH request AS (
     SELECT * FROM unnest(%(chats)s::uuid[], %(contents)s::text[], %(backends)s::text[],
-        %(models)s::text[]) AS r(chat_id, content, backend, model)
+        %(models)s::text[], %(speakers)s::text[], %(presents)s::jsonb[])
+        AS r(chat_id, content, backend, model, speaker, present)
 ), next AS (
     SELECT r.*, COALESCE(
         (SELECT MAX(m.position) FROM {message} m WHERE m.chat_id = r.chat_id), 0
@@ -107,13 +133,13 @@ WITH request AS (
 ), inserted AS (
     INSERT INTO {message}
         (chat_id, role, content, status, position, backend, model, error, lore, lore_dropped,
-         alternatives, swipe, created_at)
+         alternatives, swipe, created_at, speaker, present)
     SELECT chat_id, %(user)s, content, %(complete)s, position, '', '', '',
-        '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s
+        '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s, '', present
     FROM next
     UNION ALL
     SELECT chat_id, %(assistant)s, '', %(streaming)s, position + 1, backend, model,
-        '', '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s
+        '', '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s, speaker, present
     FROM next
     RETURNING id, chat_id, role, position
 ), touched AS (
@@ -135,6 +161,8 @@ def _turns_insert_one_statement(starts: Sequence[TurnStart]) -> list[Turn]:
         "contents": [start.content for start in starts],
         "backends": [start.backend for start in starts],
         "models": [start.model for start in starts],
+        "speakers": [start.speaker for start in starts],
+        "presents": [json.dumps(list(start.present)) for start in starts],
         "now": now,
         "user": Role.USER,
         "assistant": Role.ASSISTANT,
@@ -152,8 +180,14 @@ def _turns_insert_one_statement(starts: Sequence[TurnStart]) -> list[Turn]:
         chat = Chat(pk=start.chat_id)
         user_pk, user_position = rows[start.chat_id, Role.USER]
         reply_pk, reply_position = rows[start.chat_id, Role.ASSISTANT]
-        user = Message(chat=chat, role=Role.USER, content=start.content, position=user_position)
-        reply = streaming_reply(chat, reply_position, start.backend, start.model)
+        present = list(start.present)
+        user = Message(
+            chat=chat, role=Role.USER, content=start.content, position=user_position,
+            present=present,
+        )  # fmt: skip
+        reply = streaming_reply(
+            chat, reply_position, start.backend, start.model, start.speaker, present
+        )
         turns.append(Turn(user=_loaded(user, user_pk, now), reply=_loaded(reply, reply_pk, now)))
     return turns
 
@@ -164,6 +198,20 @@ def _loaded(message: Message, pk: int, created_at: datetime) -> Message:
     message._state.adding = False
     message._state.db = connection.alias
     return message
+
+
+def turn_speak(
+    *, chat_id: uuid.UUID, speaker: str, present: Sequence[str], backend: str, model: str
+) -> Turn:
+    """A reply by one member with no new message from the person: a nudge, the next
+    speaker of a scene's queue, or a turn of the members talking among themselves."""
+    with one_generation_per_chat(), transaction.atomic():
+        chat = lock_idle_chat(chat_id)
+        position = (chat.messages.aggregate(last=Max("position"))["last"] or 0) + 1
+        reply = streaming_reply(chat, position, backend, model, speaker, present)
+        reply.save()
+        touch(chat)
+    return Turn(user=None, reply=reply)
 
 
 def turn_regenerate(*, chat_id: uuid.UUID, backend: str, model: str) -> Turn:
@@ -207,7 +255,14 @@ def _restart(reply: Message, backend: str, model: str, *, content: str) -> None:
 
 
 def turn_edit(
-    *, chat_id: uuid.UUID, message_id: int, content: str, backend: str, model: str
+    *,
+    chat_id: uuid.UUID,
+    message_id: int,
+    content: str,
+    backend: str,
+    model: str,
+    speaker: str = "",
+    present: Sequence[str] = (),
 ) -> Turn:
     """Change a user message, drop everything after it, and answer it again (a message
     that carries attachments keeps them, and may then be left without text)."""
@@ -224,7 +279,7 @@ def turn_edit(
         later.delete()
         user.content = content
         user.save(update_fields=["content"])
-        reply = streaming_reply(chat, user.position + 1, backend, model)
+        reply = streaming_reply(chat, user.position + 1, backend, model, speaker, present)
         reply.save()
         touch(chat)
     return Turn(user=user, reply=reply, removed=removed)
