@@ -36,8 +36,11 @@ from personas.models import Persona
 COMMANDS = (
     "/new starts over, /regenerate writes another alternative of the last reply, "
     "/swipe N shows alternative N, /continue extends the last reply, /fork branches "
-    "the chat from here, /quit leaves"
+    "the chat from here, /quit leaves; in a scene, /nudge <persona> asks one member to "
+    "speak and /auto N lets them talk among themselves for N replies"
 )
+# How long a scene's next speaker may take to start before the terminal stops waiting.
+NEXT_SPEAKER_SECONDS = 30.0
 
 
 @dataclass
@@ -56,6 +59,13 @@ class TerminalChat:
     streaming: bool = False
     quitting: bool = False
     lines: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    # A group scene's members, in order (the first is ``persona``); empty: ``persona`` alone.
+    cast: list[Persona] = field(default_factory=list)
+
+    def name_of(self, slug: str | None) -> str:
+        """A member's name, from their slug."""
+        names = {p.slug: p.name for p in [self.persona, *self.cast]}
+        return names.get(slug or "", slug or self.persona.name)
 
     async def run(self) -> int:
         """Chat until /quit, end of input or Ctrl+C at the prompt; 1 if a reply failed."""
@@ -66,7 +76,8 @@ class TerminalChat:
             await self.new_chat()
         else:
             self.note(f"Continuing chat {self.chat_id}.")
-        self.note(f"Talking with {self.persona.name}. {COMMANDS}. Ctrl+C stops a reply.")
+        who = ", ".join(p.name for p in self.cast) if self.cast else self.persona.name
+        self.note(f"Talking with {who}. {COMMANDS}. Ctrl+C stops a reply.")
         while not self.quitting:
             self.prompt()
             line = await self.lines.get()
@@ -85,6 +96,10 @@ class TerminalChat:
                 await self.swipe(text.removeprefix("/swipe").strip())
             elif text == "/fork":
                 await self.fork()
+            elif text.startswith("/nudge"):
+                await self.turn(kind="nudge", content=text.removeprefix("/nudge").strip())
+            elif text.startswith("/auto"):
+                await self.turn(kind="auto", content=text.removeprefix("/auto").strip())
             elif text:
                 await self.turn(content=line.rstrip("\n"))
         await background_settled(15)  # let the auto-title finish
@@ -93,7 +108,7 @@ class TerminalChat:
     async def new_chat(self) -> None:
         """Start a fresh chat and show the persona's greeting."""
         chat: Chat = await database_sync_to_async(actions.chat_create)(
-            owner=self.owner, persona=self.persona
+            owner=self.owner, personas=self.cast or [self.persona]
         )
         self.chat_id = chat.pk
         greeting = await database_sync_to_async(lambda: chat.messages.get().content)()
@@ -164,6 +179,13 @@ class TerminalChat:
                 job = await actions.turn_regenerate(**where)
             elif kind == "continue":
                 job = await actions.turn_continue(**where)
+            elif kind == "nudge":
+                where.pop("backend_name")
+                job = await actions.turn_nudge(persona=content, **where)
+            elif kind == "auto":
+                where.pop("backend_name")
+                turns = int(content) if content.isdigit() else 0
+                job = await actions.turn_auto(turns=turns, **where)
             else:
                 job = await actions.turn_send(content=content, **where)
         except ChatError as error:
@@ -176,12 +198,19 @@ class TerminalChat:
             return
         self.streaming = True
         reply_id = job.turn.reply.pk
-        self.say(f"{self.persona.name}: {job.turn.reply.content}")
+        # A scene's queue and auto turns follow this reply, each with an ack of its own.
+        expected = 1 + len(job.queue) + job.auto
+        self.say(f"{self.name_of(job.turn.reply.speaker)}: {job.turn.reply.content}")
         try:
             while True:
-                event = await layer.receive(channel)
+                async with asyncio.timeout(None if reply_id else NEXT_SPEAKER_SECONDS):
+                    event = await layer.receive(channel)
+                reply = event.get("reply") if event["type"] == "chat.ack" else None
+                if not reply_id and reply:
+                    reply_id = reply["id"]
+                    self.say(f"{self.name_of(reply.get('persona'))}: {reply['content']}")
                 if _reply_of(event) != reply_id:
-                    continue  # the chat's other events (ack, title...)
+                    continue  # the chat's other events (title...)
                 if event["type"] == "chat.stream":
                     self.say(event["content"])
                 elif event["type"] == "chat.error":
@@ -192,7 +221,12 @@ class TerminalChat:
                     self.say("\n")
                     if status == "cancelled":
                         self.note("(stopped)")
-                    return
+                    expected -= 1
+                    if status != "complete" or expected <= 0:
+                        return
+                    reply_id = 0  # the next speaker's ack comes next
+        except TimeoutError:
+            self.note("(the scene rests)")
         finally:
             self.streaming = False
             await layer.group_discard(group, channel)

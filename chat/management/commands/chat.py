@@ -25,13 +25,20 @@ class Command(BaseCommand):
         "Chat with a persona in the terminal. Replies stream token by token and are saved "
         "in the site's database, so the chat appears in the browser of the user who owns "
         "it (--user; default: the first superuser). Ctrl+C stops a reply; /new, "
-        "/regenerate, /swipe N, /continue, /fork and /quit. Piped input works: "
+        "/regenerate, /swipe N, /continue, /fork and /quit; with --personas, a group "
+        "scene, with /nudge <persona> and /auto N. Piped input works: "
         "echo 'hi' | manage.py chat kaladin."
     )
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("persona", help="The persona's slug, such as kaladin.")
+        parser.add_argument(
+            "persona", nargs="?", help="The persona's slug, such as kaladin."
+        )
+        parser.add_argument(
+            "--personas",
+            help="A group scene instead: the personas' slugs in order, such as kaladin,shallan.",
+        )
         parser.add_argument("--chat", help="Continue this chat (by id) instead of a new one.")
         parser.add_argument(
             "--backend", choices=sorted(BACKENDS),
@@ -40,10 +47,11 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Own new chats as this user (by username).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        persona = Persona.objects.filter(slug=options["persona"]).first()
-        if persona is None:
-            slugs = ", ".join(Persona.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No persona '{options['persona']}'. Known: {slugs}.")
+        wanted = (options["personas"] or options["persona"] or "").split(",")
+        cast = [self.persona(slug.strip()) for slug in wanted if slug.strip()]
+        if not cast:
+            raise CommandError("Name a persona (kaladin) or a scene (--personas a,b).")
+        persona = cast[0]
         owner, chat_id = self.owner_and_chat(options, persona)
         stdin = options.get("stdin") or sys.stdin
         self.stdout.ending = self.stderr.ending = ""  # replies stream without line breaks
@@ -56,10 +64,19 @@ class Command(BaseCommand):
             interactive=stdin.isatty(),
             backend_name=options["backend"],
             chat_id=chat_id,
+            cast=cast if len(cast) > 1 else [],
         )
         status = run_closing_client(session.run())
         if status:
             raise CommandError("A reply failed (see the error above).")
+
+    def persona(self, slug: str) -> Persona:
+        """The persona with this slug; CommandError naming the known ones otherwise."""
+        found = Persona.objects.filter(slug=slug).first()
+        if found is None:
+            slugs = ", ".join(Persona.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"No persona '{slug}'. Known: {slugs}.")
+        return found
 
     def owner_and_chat(
         self, options: dict[str, Any], persona: Persona

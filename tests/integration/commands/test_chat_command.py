@@ -9,6 +9,7 @@ import sys
 import time
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -158,3 +159,33 @@ def test_backend_overrides_the_personas_backend(settings: Settings, kaladin: Per
     reply = Message.objects.filter(role="assistant").order_by("-pk").first()
     assert reply is not None
     assert reply.backend == "openai"
+
+
+def test_a_scene_in_the_terminal_with_nudge_and_auto(settings: Settings, kaladin: Persona) -> None:
+    def each_in_their_voice(request: Any) -> Reply:
+        system = request.json()["messages"][0]["content"]
+        if "You name conversations" in system:
+            return Reply(body=openai_sse(["Bridge talk"]))
+        name = system.split("You are ", 1)[-1].split()[0].strip(".,")
+        return Reply(body=openai_sse([f"I am {name}."]))
+
+    out, err = StringIO(), StringIO()
+    with serve_in_thread(each_in_their_voice) as server:
+        point_at(settings, server.url)
+        call_command(
+            "chat", "--personas", "kaladin,shallan",
+            stdin=StringIO("Shallan, draw this.\n/nudge kaladin\n/auto 2\n/nudge nobody\n/quit\n"),
+            stdout=out, stderr=err,
+        )  # fmt: skip
+    lines = [line for line in out.getvalue().splitlines() if line.startswith(("Kal", "Sha"))]
+    assert lines[1:4] == [
+        "Shallan: I am Shallan.",
+        "Kaladin: I am Kaladin.",
+        "Shallan: I am Shallan.",
+    ]
+    assert lines[4] == "Kaladin: I am Kaladin."  # auto: never the same twice in a row
+    assert "'nobody' is not in this scene" in err.getvalue()
+    chat = Chat.objects.get()
+    assert [m.persona.slug for m in chat.members.order_by("order")] == ["kaladin", "shallan"]
+    speakers = list(chat.messages.filter(role="assistant").values_list("speaker", flat=True))
+    assert speakers == ["kaladin", "shallan", "kaladin", "shallan", "kaladin"]
