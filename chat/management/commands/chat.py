@@ -32,9 +32,7 @@ class Command(BaseCommand):
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "persona", nargs="?", help="The persona's slug, such as kaladin."
-        )
+        parser.add_argument("persona", nargs="?", help="The persona's slug, such as kaladin.")
         parser.add_argument(
             "--personas",
             help="A group scene instead: the personas' slugs in order, such as kaladin,shallan.",
