@@ -780,6 +780,7 @@ def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Posted | Exc
             turn=turn,
             edited=request.kind == "edit",
             continued=request.kind == "continue",
+            regenerated=request.kind == "regenerate",
             backend=start.backend,
             options=start.options,
             history=history,

@@ -26,14 +26,17 @@ from chat.inputs import (
     slug_input,
     text_input,
 )
+from chat.models import Chat
 from chat.ownership import Owner
 from chat.positions import StreamPositions
+from chat.presenters import members_data, persona_data
 from chat.rendering import HtmlRenderer
 from chat.selectors import chat_get_for_owner
 from chat.sessions import CLOSE_SESSION_ENDED
 from chat.snapshots import chat_snapshot
 from chat.socket_limits import CLOSE_TOO_MANY, FrameBudget, socket_admit, socket_release
 from chat.sockets import ChatSocket
+from personas.selectors import persona_list_active
 
 # Sent when the chat does not exist or is not the caller's: both look the same.
 CLOSE_NOT_FOUND = 4404
@@ -92,7 +95,8 @@ class ChatConsumer(ChatSocket):
             groups.append(auth_group(owner.user_id))  # told to check after a logout
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if query.get("format") == ["html"]:
-            self.renderer = HtmlRenderer(chat)
+            members, personas = await database_sync_to_async(_scene_choices)(chat)
+            self.renderer = HtmlRenderer(chat, members, personas)
             groups.append(owner_group(owner))  # the page's history list updates live
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -401,3 +405,8 @@ class ChatConsumer(ChatSocket):
     async def send_error(self, code: str, message: str, **fields: Any) -> None:
         """An ``error`` event for this client only; the socket stays open."""
         await self.send_json({"type": "error", "code": code, "message": message, **fields})
+
+
+def _scene_choices(chat: Chat) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A page's scene: its members, and every active persona (who could join)."""
+    return members_data(chat), [persona_data(p) for p in persona_list_active()]

@@ -83,6 +83,7 @@ def ack_event(
     removed: list[int],
     edited: bool,
     continued: bool = False,
+    regenerated: bool = False,
 ) -> Event:
     """A turn was saved: its user message (None for regenerate, continue and a scene
     member's turn of their own) and the streaming reply (None when nobody is asked to
@@ -95,6 +96,7 @@ def ack_event(
         removed=removed,
         edited=edited,
         continued=continued,
+        regenerated=regenerated,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chat.errors import BadRequest, InvalidContent
+from stormchat.text import without_nul
 
 # Ids and positions are positive 32-bit numbers on every database we run on.
 MAX_ID = 2**31 - 1
@@ -26,14 +27,16 @@ def slug_input(value: object, *, required: bool = True, what: str = "persona") -
         return None
     if not isinstance(value, str) or not value or len(value) > 60:
         raise BadRequest(f'{what} must be a persona\'s slug, such as "shallan".')
-    return value
+    return without_nul(value)  # NUL is in no slug, and can't be stored anywhere
 
 
 def slug_list(value: object, *, what: str, most: int = 20) -> list[str]:
-    """A JSON list of persona slugs, at most ``most`` of them; BadRequest otherwise."""
-    if not isinstance(value, list) or len(value) > most:
+    """A JSON list of persona slugs, at most ``most`` of them (a form's one value, or its
+    empty ones, as a page sends them, count too); BadRequest otherwise."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or len(items) > most:
         raise BadRequest(f"{what} must be a list of at most {most} persona slugs.")
-    return [slug for item in value if (slug := slug_input(item, what=what))]
+    return [slug for item in items if item != "" and (slug := slug_input(item, what=what))]
 
 
 def attachment_ids(value: object, *, most: int = 32) -> list[uuid.UUID]:

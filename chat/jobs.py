@@ -27,6 +27,7 @@ class ReplyJob:
     history: list[Message]
     user: PromptUser
     continued: bool = False
+    regenerated: bool = False
     lore: LoreSources | None = None
     authors_note: AuthorsNote | None = None
     # What this turn asks beyond a plain reply (continue), last in the prompt.

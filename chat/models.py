@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator
@@ -146,6 +147,11 @@ class Chat(models.Model):
         if owner.session_key:
             return self.user_id is None and self.session_key == owner.session_key
         return False
+
+    @property
+    def faces(self) -> list[Any]:
+        """The personas of its members, in order (from prefetched members when read so)."""
+        return [member.persona for member in self.members.all()] or [self.persona]
 
     @property
     def owner(self) -> Owner:

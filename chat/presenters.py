@@ -119,13 +119,16 @@ def chat_data(chat: Chat) -> dict[str, Any]:
         "persona": persona_data(chat.persona),
         # A scene's members in order (a chat with one persona has that one), and who
         # answers a message: natural, list or manual.
-        "members": [
-            {**persona_data(member.persona), "muted": member.muted} for member in chat_members(chat)
-        ],
+        "members": members_data(chat),
         "activation": chat.activation,
         "created_at": chat.created_at.isoformat(),
         "updated_at": chat.updated_at.isoformat(),
     }
+
+
+def members_data(chat: Chat) -> list[dict[str, Any]]:
+    """A chat's members in order: each persona's public fields and whether it is muted."""
+    return [{**persona_data(m.persona), "muted": m.muted} for m in chat_members(chat)]
 
 
 def user_persona_data(played: UserPersona) -> dict[str, Any]:

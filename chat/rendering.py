@@ -36,6 +36,20 @@ def with_html(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "html": render_markdown(message["content"])}
 
 
+def with_faces(
+    messages: list[dict[str, Any]], members: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each reply with the face of the member who wrote it (``who``: name, avatar and
+    colour; a former member's reply keeps the page's persona)."""
+    faces = {member["slug"]: member for member in members}
+    return [with_face(message, faces) for message in messages]
+
+
+def with_face(message: dict[str, Any], faces: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    who = faces.get(message.get("persona") or "")
+    return {**message, "who": who} if who else message
+
+
 def with_swipe(messages: list[dict[str, Any]], chat: Chat) -> list[dict[str, Any]]:
     """Before anyone has written, the greeting carries controls to swipe between the
     persona's greetings (when it has more than one)."""
@@ -45,6 +59,12 @@ def with_swipe(messages: list[dict[str, Any]], chat: Chat) -> list[dict[str, Any
     index = chat.greeting_index % total
     swipe = {"number": index + 1, "total": total, "prev": (index - 1) % total}
     return [{**messages[0], "greeting_swipe": swipe | {"next": (index + 1) % total}}]
+
+
+def addable(personas: list[dict[str, Any]], members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The personas that could join the scene: those not in it."""
+    inside = {member["slug"] for member in members}
+    return [persona for persona in personas if persona["slug"] not in inside]
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,7 @@ class ListedChat:
     title: str
     persona: ListedPersona
     updated_at: datetime
+    faces: tuple[ListedPersona, ...] = ()
 
     @classmethod
     def from_event(cls, data: dict[str, Any]) -> ListedChat:
@@ -70,6 +91,7 @@ class ListedChat:
             title=data["title"],
             persona=ListedPersona(persona["name"], persona["avatar_url"]),
             updated_at=datetime.fromisoformat(data["updated_at"]),
+            faces=tuple(ListedPersona(m["name"], m["avatar_url"]) for m in data["members"]),
         )
 
 
@@ -116,8 +138,16 @@ fragment_cache = FragmentCache()
 class HtmlRenderer:
     """Turns one connection's events into HTML for its page."""
 
-    def __init__(self, chat: Chat) -> None:
+    def __init__(
+        self, chat: Chat, members: list[dict[str, Any]], personas: list[dict[str, Any]]
+    ) -> None:
         self.chat = chat
+        self.members = members  # the scene as the page shows it, kept by ``settings``
+        self.personas = personas  # who could join it (read when the socket opened)
+
+    @property
+    def faces(self) -> dict[str, dict[str, Any]]:
+        return {member["slug"]: member for member in self.members}
 
     def _render(self, name: str, event: str, **context: Any) -> str:
         base = {
@@ -126,6 +156,8 @@ class HtmlRenderer:
             "persona": self.chat.persona,
             "current_chat_id": self.chat.pk,
             "event": event,
+            "members": self.members,
+            "addable": addable(self.personas, self.members),
         }
         return render_to_string(f"{TEMPLATE}#{name}", base | context)
 
@@ -157,10 +189,13 @@ class HtmlRenderer:
             self.chat.authors_note_depth = changed["authors_note_depth"]
             self.chat.user_persona_id = changed["user_persona"]
             self.chat.auto_read = changed["auto_read"]
+            self.chat.activation = changed["activation"]
+            self.members = changed["members"]
 
     def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
         """The whole message list: a connection's own ``welcome``."""
         messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat)
+        messages = with_faces(messages, self.members)
         self.chat.title = payload["chat"]["title"]
         return self._render("ws-welcome", kind, messages=messages, has_more=payload["has_more"])
 
@@ -168,23 +203,24 @@ class HtmlRenderer:
         at = {"at": event.get("at", "")}
         if kind == "cleared":
             messages = with_swipe([with_html(m) for m in event["messages"]], self.chat)
+            messages = with_faces(messages, self.members)
             return self._render("ws-cleared", kind, messages=messages, **at)
         if kind == "ack":
-            user = event["message"]
+            user, reply = event["message"], event["reply"]
             return self._render(
                 "ws-ack",
                 kind,
-                message_id=event["reply"]["id"],
+                message_id=reply["id"] if reply else "",
                 user=with_html(user) if user else None,
-                reply=event["reply"],
+                reply=with_face(reply, self.faces) if reply else None,
                 removed=event["removed"],
                 edited=event["edited"],
                 # Regenerate and continue stream into a reply already on the page.
-                in_place=user is None,
+                in_place=event.get("regenerated") or event.get("continued"),
                 **at,
             )
         if kind in ("swiped", "edited"):
-            message = with_html(event["message"])
+            message = with_face(with_html(event["message"]), self.faces)
             return self._render(
                 "ws-complete", kind, message=message, message_id=message["id"], **at
             )
@@ -196,6 +232,9 @@ class HtmlRenderer:
             return self._render("ws-draft", kind, content=event["content"])
         if kind == "forked":
             return self._render("ws-forked", kind, chat_id=event["chat_id"])
+        if kind == "queued" and "persona" in event:  # a scene's next speaker
+            who = self.faces.get(event["persona"], {"name": event["persona"]})
+            return self._render("ws-speaker-queued", kind, who=who, place=event["position"], **at)
         if kind == "queued":
             queued = {"id": event["message_id"], "queue_position": event["position"]}
             return self._render(
@@ -206,7 +245,7 @@ class HtmlRenderer:
                 "ws-stream", kind, message_id=event["message_id"], content=event["content"]
             )
         if kind == "complete":
-            message = with_html(event["message"])
+            message = with_face(with_html(event["message"]), self.faces)
             return self._render(
                 "ws-complete", kind, message=message, message_id=message["id"], **at
             )

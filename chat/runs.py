@@ -152,6 +152,7 @@ class ReplyRun:
             removed=turn.removed,
             edited=job.edited,
             continued=job.continued,
+            regenerated=job.regenerated,
         )
         await self.layer_outage.call(self.layer.group_send, self.group, ack)
         listed = events.listed_event(job.chat)

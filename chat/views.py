@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -9,12 +11,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from chat import actions, selectors
-from chat.errors import ChatError, NotFound
-from chat.inputs import number_input, optional_number, settings_input, text_input
+from chat.errors import ChatError, NotFound, UnknownPersona
+from chat.inputs import number_input, optional_number, settings_input, slug_list, text_input
 from chat.models import Chat, UserPersona
 from chat.ownership import Owner
-from chat.presenters import books_context, books_data, message_data, user_persona_data
-from chat.rendering import with_html, with_swipe
+from chat.presenters import (
+    books_context,
+    books_data,
+    members_data,
+    message_data,
+    persona_data,
+    user_persona_data,
+)
+from chat.rendering import addable, with_face, with_faces, with_html, with_swipe
 from chat.selectors import (
     chat_get_for_owner,
     chat_latest_window,
@@ -25,7 +34,7 @@ from chat.selectors import (
 )
 from chat.visitors import owner_for_writing
 from personas.lore import series
-from personas.selectors import persona_get_active, persona_list_active, personas_as_read
+from personas.selectors import persona_list_active, personas_as_read
 from stormchat.images import MAX_UPLOAD_BYTES
 from stormchat.limits import client_ip
 
@@ -41,10 +50,16 @@ def owned_chat_or_404(request: HttpRequest, chat_id: str) -> Chat:
 
 
 def page_messages(chat: Chat, before: int | None = None) -> tuple[list[dict], bool]:
-    """A window of messages as template data, with their Markdown rendered."""
+    """A window of messages as template data, with their Markdown rendered and each
+    reply's face."""
     window = chat_latest_window(chat=chat, before=before)
-    messages = [with_html(message_data(m)) for m in window.messages]
+    messages = with_faces([with_html(message_data(m)) for m in window.messages], members_data(chat))
     return (with_swipe(messages, chat) if before is None else messages), window.has_more
+
+
+def chat_context(chat: Chat) -> dict[str, Any]:
+    """What every partial of a chat's page reads: the chat, its persona and its members."""
+    return {"chat": chat, "persona": chat.persona, "members": members_data(chat)}
 
 
 def refused(error: ChatError) -> HttpResponse:
@@ -80,14 +95,16 @@ def reading_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def chat_new(request: HttpRequest) -> HttpResponse:
-    """Start a chat with the chosen persona and open it."""
-    persona = persona_get_active(slug=request.POST.get("persona", ""))
-    if persona is None:
-        raise Http404("No such persona.")
+    """Start a chat with the chosen persona (or a scene with the chosen ``personas``) and
+    open it."""
     try:
+        slugs = request.POST.getlist("personas") or [request.POST.get("persona", "")]
+        cast = actions.personas_for_scene(slug_list(slugs, what="personas"))
         chat = actions.chat_create(
-            owner=owner_for_writing(request), persona=persona, address=client_ip(request)
+            owner=owner_for_writing(request), personas=cast, address=client_ip(request)
         )
+    except UnknownPersona:
+        raise Http404("No such persona.") from None
     except ChatError as error:
         context = {"personas": persona_list_active(), "error": error.message}
         return render(request, "personas/gallery.html", context, status=error.http_status)
@@ -101,12 +118,14 @@ def chat_page(request: HttpRequest, chat_id: str) -> HttpResponse:
     personas_as_read([chat.persona], read_through=chat.read_through)
     messages, has_more = page_messages(chat)
     page = chat_list_for_owner(owner=Owner.from_request(request), limit=CHAT_PAGE_SIZE)
+    members = members_data(chat)
+    everyone = [persona_data(p) for p in persona_list_active()]
     return render(
         request,
         "chat/chat.html",
         {
-            "chat": chat,
-            "persona": chat.persona,
+            **chat_context(chat),
+            "addable": addable(everyone, members),
             "messages": messages,
             "has_more": has_more,
             "page": page,
@@ -129,7 +148,7 @@ def chat_older_messages(request: HttpRequest, chat_id: str) -> HttpResponse:
     except ChatError as error:
         return refused(error)
     messages, has_more = page_messages(chat, before)
-    context = {"chat": chat, "persona": chat.persona, "messages": messages, "has_more": has_more}
+    context = {**chat_context(chat), "messages": messages, "has_more": has_more}
     return render(request, "chat/chat.html#older-messages", context)
 
 
@@ -144,11 +163,9 @@ def chat_message_view(request: HttpRequest, chat_id: str, message_id: str) -> Ht
     message = message_in_chat(chat=chat, message_id=number)
     if message is None:
         raise Http404("No such message.")
-    context = {
-        "chat": chat,
-        "persona": chat.persona,
-        "message": with_html(message_data(message, full=True)),
-    }
+    context = chat_context(chat)
+    faces = {member["slug"]: member for member in context["members"]}
+    context["message"] = with_face(with_html(message_data(message, full=True)), faces)
     return render(request, "chat/chat.html#message", context)
 
 
@@ -235,11 +252,9 @@ def chat_greeting_view(request: HttpRequest, chat_id: str) -> HttpResponse:
     except ChatError as error:
         return refused(error)
     chat = messages[0].chat
-    context = {
-        "chat": chat,
-        "persona": chat.persona,
-        "message": with_swipe([with_html(message_data(messages[0]))], chat)[0],
-    }
+    context = chat_context(chat)
+    greeting = with_swipe([with_html(message_data(messages[0]))], chat)
+    context["message"] = with_faces(greeting, context["members"])[0]
     return render(request, "chat/chat.html#message", context)
 
 

@@ -18,7 +18,7 @@ from personas.models import Persona
 from personas.services import personas_seed
 from tests.fakes.llm_server import FakeLLMServer, Reply, Request
 
-from .conftest import Client, Connect, new_session_key, sse_reply
+from .conftest import Client, Connect, chat_socket, new_session_key, sse_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "The password is Honorspren-forty-two."
@@ -275,7 +275,8 @@ async def test_the_api_makes_and_changes_a_scene(upstream: FakeLLMServer) -> Non
         ({"personas": ["kaladin", "nobody"]}, "unknown_persona"),
         ({"personas": ["kaladin", "kaladin"]}, "bad_request"),
         ({"personas": []}, "bad_request"),
-        ({"personas": "kaladin"}, "bad_request"),
+        ({"personas": [1, 2]}, "bad_request"),
+        ({"personas": {"kaladin": 1}}, "bad_request"),
         ({"personas": ["kaladin"] * 30}, "bad_request"),
     ],
 )
@@ -289,3 +290,25 @@ async def test_a_bad_scene_is_refused_clearly(body: dict[str, Any], code: str) -
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == code
     assert not await sync_to_async(Chat.objects.filter(session_key=key).exists)()
+
+
+async def test_the_page_shows_each_speaker_and_who_is_next(scene: Callable[..., Any]) -> None:
+    played = await scene("kaladin", "shallan", activation="list")
+    page = chat_socket(played.chat.pk, played.key, html=True)
+    assert (await page.connect())[0]
+    await page.receive_from(5)  # the welcome
+
+    await actions.turn_send(owner=played.owner, chat_id=played.chat.pk, content="Report.")
+    frames = []
+    async with asyncio.timeout(15):
+        while sum('data-event="complete"' in f for f in frames) < 2:
+            frames.append(await page.receive_from(10))
+    await page.disconnect()
+
+    html = "".join(frames)
+    assert "Shallan speaks next" in html
+    shallans = [f for f in frames if 'data-event="ack"' in f and 'data-persona="shallan"' in f]
+    assert shallans  # her reply is a new message on the page, not one drawn in place
+    assert 'hx-swap-oob="beforeend:#messages"' in shallans[0]
+    assert '<p class="speaker">Kaladin</p>' in html
+    assert '<p class="speaker">Shallan</p>' in html

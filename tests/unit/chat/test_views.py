@@ -34,6 +34,46 @@ def test_starting_a_chat_opens_it_on_the_greeting(client: Client, personas: list
     assert f'id="chat-item-{chat.pk}"' in html
 
 
+def test_a_scene_starts_from_the_gallery_and_shows_who_is_in_it(
+    client: Client, personas: list[Persona]
+) -> None:
+    Persona.objects.filter(slug="shallan").update(
+        group_only_greetings=["*Shallan sketches the three of you.*"]
+    )
+    gallery = client.get("/").content.decode()
+    assert gallery.count('form="scene-form"') == 8
+    assert "Start a scene" in gallery
+
+    response = client.post("/chats/new/", {"personas": ["shallan", "kaladin", "adolin"]})
+
+    assert response.status_code == 302
+    chat = Chat.objects.get()
+    assert [m.persona.slug for m in chat.members.order_by("order")] == [
+        "shallan",
+        "kaladin",
+        "adolin",
+    ]
+    html = client.get(f"/chats/{chat.pk}/").content.decode()
+    assert "Shallan, Kaladin, Adolin" in html  # the header names the scene
+    assert "Shallan sketches the three of you." in html  # her group-only greeting
+    assert '<p class="speaker">Shallan</p>' in html
+    for slug in ("shallan", "kaladin", "adolin"):
+        assert f'name="muted" value="{slug}"' in html
+        assert f'"type": "nudge", "persona": "{slug}"' in html
+    assert '"type": "auto"' in html
+    assert html.count('class="avatar-stack"') == 2  # the header and the history list
+
+
+def test_a_one_persona_chat_shows_no_scene_controls(
+    client: Client, personas: list[Persona]
+) -> None:
+    chat = start(client)
+    html = client.get(f"/chats/{chat.pk}/").content.decode()
+    assert 'class="speaker"' not in html
+    assert '"type": "nudge"' not in html
+    assert "Add personas" in html  # it can become one
+
+
 def test_unknown_persona_is_404(client: Client, personas: list[Persona]) -> None:
     assert client.post("/chats/new/", {"persona": "hoid"}).status_code == 404
 
