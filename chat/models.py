@@ -154,6 +154,11 @@ class Chat(models.Model):
         return [member.persona for member in self.members.all()] or [self.persona]
 
     @property
+    def cast_names(self) -> str:
+        """Who is in it, as an untitled chat is listed: "Kaladin, Shallan"."""
+        return ", ".join(face.name for face in self.faces)
+
+    @property
     def owner(self) -> Owner:
         """Who owns this chat."""
         return Owner(user_id=self.user_id, session_key=self.session_key or None)

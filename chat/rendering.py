@@ -83,6 +83,10 @@ class ListedChat:
     updated_at: datetime
     faces: tuple[ListedPersona, ...] = ()
 
+    @property
+    def cast_names(self) -> str:
+        return ", ".join(face.name for face in self.faces) or self.persona.name
+
     @classmethod
     def from_event(cls, data: dict[str, Any]) -> ListedChat:
         persona = data["persona"]
