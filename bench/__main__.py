@@ -47,6 +47,7 @@ SCENARIOS = {
     "S8": scenarios.s8_lore,
     "S9": scenarios.s9_fidelity,
     "S10": scenarios.s10_speech,
+    "S11": scenarios.s11_scene,
     # Not a target: Open WebUI at REF's load, when OPEN_WEBUI_PYTHON points at it.
     "PEER": peer.openwebui,
 }
@@ -74,6 +75,7 @@ TARGETS = [
     ("S6", "long_chat_page_p50_ms", "<", 50, "S6 page of 10,000 messages, server (ms)"),
     ("S8", "lore_added_p50_ms", "<=", 5, "S8 lore added to a turn's prompt, p50 (ms)"),
     ("S9", "distinct_4gram_ratio_mean", ">=", 0.9, "S9 embedded replies' distinct 4-gram ratio"),
+    ("S11", "handoff_added_p50_ms", "<=", 20, "S11 scene hand-off to the next speaker, p50 (ms)"),
 ]
 
 

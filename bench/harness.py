@@ -209,6 +209,8 @@ def app_env(database_url: str, backend_url: str, **extra: str) -> dict[str, str]
         "RATE_LIMIT_ANON_CHATS": "1000000",
         "RATE_LIMIT_ANON_MESSAGES": "1000000",
         "WS_MAX_SOCKETS_PER_OWNER": "1000000",
+        # S11's scene talks among itself for 20 replies in one go.
+        "GROUP_AUTO_MAX_TURNS": "20",
     }
     return env | extra
 

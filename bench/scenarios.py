@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import os
 import statistics
@@ -520,4 +521,53 @@ async def s10_speech(ctx: dict[str, Any]) -> dict[str, Any]:
         "kept_first_byte_p50_ms": percentile(cached, 0.5) * 1000,
         "audio_seconds_p50": percentile(audio_seconds, 0.5),
         "audio_seconds_per_cpu_second": sum(audio_seconds) / max(sum(cpu), 1e-9),
+    }
+
+
+SCENE = ["kaladin", "shallan", "adolin", "dalinar"]
+
+
+async def s11_scene(ctx: dict[str, Any]) -> dict[str, Any]:
+    """A four-member scene talking among themselves for 20 replies: the hand-off from one
+    speaker's complete to the next one's first token."""
+    replies, tokens, ttft_ms = 20, 40, 0
+    await configure_backend(ctx["backend_port"], tokens=tokens, rate=500, ttft_ms=ttft_ms, jitter=0)
+    async with httpx.AsyncClient(base_url=f"http://{ctx['app']}", timeout=60) as client:
+        await client.get("/")
+        made = await client.post(
+            "/api/chats/",
+            json={"personas": SCENE},
+            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        made.raise_for_status()
+        chat_id, cookie = made.json()["id"], client.cookies["sessionid"]
+    ws = await open_socket(ctx["app"], chat_id, cookie)
+    await ws.recv()  # welcome
+    await ws.send(json.dumps({"type": "auto", "turns": replies}))
+    handoffs: list[float] = []
+    speakers: list[str] = []
+    completed_at: float | None = None
+    current: int | None = None
+    async with asyncio.timeout(120):
+        while len(speakers) < replies:
+            event = json.loads(await ws.recv())
+            now = time.perf_counter()
+            if event["type"] == "stream" and event["message_id"] != current:
+                current = event["message_id"]
+                if completed_at is not None:
+                    handoffs.append(now - completed_at)
+            elif event["type"] == "complete":
+                completed_at = now
+                speakers.append(event["message"]["persona"])
+    await ws.close()
+    p50 = percentile(handoffs, 0.5) * 1000
+    return {
+        "replies": len(speakers),
+        "members": len(SCENE),
+        "backend_ttft_ms": ttft_ms,
+        "handoff": summary_ms(handoffs),
+        # The target: the next speaker's first token within 20 ms of the last complete,
+        # beyond the backend's own time to first token.
+        "handoff_added_p50_ms": p50 - ttft_ms,
+        "same_speaker_twice": sum(a == b for a, b in itertools.pairwise(speakers)),
     }

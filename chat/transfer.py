@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -21,7 +22,9 @@ from chat.models import (
     AUTHORS_NOTE_DEPTH,
     MAX_AUTHORS_NOTE_CHARS,
     MAX_AUTHORS_NOTE_DEPTH,
+    Activation,
     Chat,
+    ChatMember,
     Message,
 )
 from personas.models import Persona
@@ -62,12 +65,19 @@ def chat_record(chat: Chat) -> dict[str, Any]:
         "updated_at": chat.updated_at.isoformat(),
         "authors_note": chat.authors_note,
         "authors_note_depth": chat.authors_note_depth,
+        # A group scene's members in order, and who answers (a chat with one has it alone).
+        "members": [
+            {"persona": m.persona.slug, "muted": m.muted}
+            for m in chat.members.select_related("persona")
+        ],
+        "activation": chat.activation,
         "messages": [_message_record(m) for m in chat.messages.order_by("position")],
     }
 
 
 def _message_record(message: Message) -> dict[str, Any]:
     record = {f: getattr(message, f) for f in MESSAGE_FIELDS}
+    record |= {"persona": message.speaker or None, "present": message.present}
     if message.swipes > 1:  # swipes: every alternative, and which is shown
         record |= {"alternatives": message.alternative_texts(), "swipe": message.swipe}
     return {**record, "created_at": message.created_at.isoformat()}
@@ -75,7 +85,8 @@ def _message_record(message: Message) -> dict[str, Any]:
 
 def chat_markdown(chat: Chat) -> str:
     """A readable transcript of the chat."""
-    persona = chat.persona.name
+    persona = chat.cast_names
+    names = {face.slug: face.name for face in chat.faces}
     person = chat.user.get_username() if chat.user else "You"
     lines = [
         f"# {chat.title or f'Chat with {persona}'}",
@@ -84,7 +95,9 @@ def chat_markdown(chat: Chat) -> str:
         "",
     ]
     for message in chat.messages.order_by("position"):
-        speaker = persona if message.role == Message.Role.ASSISTANT else person
+        speaker = person
+        if message.role == Message.Role.ASSISTANT:
+            speaker = names.get(message.speaker, message.speaker or chat.persona.name)
         status = "" if message.status == Message.Status.COMPLETE else f" *({message.status})*"
         lines += [f"**{speaker}:**{status}", "", message.content.strip(), ""]
     return "\n".join(lines)
@@ -111,14 +124,23 @@ def chat_import_record(record: Any, *, user: AbstractBaseUser | None = None) -> 
     if persona is None:
         raise ImportRefused(f"no persona '{persona_slug}' here (import its card first)")
     owner = _owner(record.get("owner"), user)
+    members = _members(record.get("members"), persona)
+    activation = record.get("activation") or Activation.NATURAL
+    if activation not in Activation.values:
+        raise ImportRefused(f"unknown activation {str(activation)[:40]!r}")
     with transaction.atomic():
         chat = Chat.objects.create(
             pk=chat_id,
-            persona=persona,
+            persona=members[0][0],
+            activation=activation,
             title=str(record.get("title", ""))[:200],
             authors_note=str(record.get("authors_note") or "")[:MAX_AUTHORS_NOTE_CHARS],
             authors_note_depth=_depth(record.get("authors_note_depth")),
             **owner,
+        )
+        ChatMember.objects.bulk_create(
+            ChatMember(chat=chat, persona=member, order=order, muted=muted)
+            for order, (member, muted) in enumerate(members)
         )
         rows = [_message(chat, m) for m in messages]
         Message.objects.bulk_create(rows)
@@ -147,6 +169,24 @@ def _owner(owner: Any, user: AbstractBaseUser | None) -> dict[str, Any]:
     raise ImportRefused("the record has no owner (use --user)")
 
 
+def _members(value: Any, persona: Persona) -> list[tuple[Persona, bool]]:
+    """The record's members (personas known here, each once), else its persona alone."""
+    if value is None:
+        return [(persona, False)]
+    if not isinstance(value, list) or not value or len(value) > settings.SCENE_MAX_MEMBERS:
+        raise ImportRefused("members must be a list of one to SCENE_MAX_MEMBERS personas")
+    members = []
+    for item in value:
+        slug = item.get("persona") if isinstance(item, dict) else None
+        found = Persona.objects.filter(slug=str(slug)).first() if slug else None
+        if found is None:
+            raise ImportRefused(f"no persona '{str(slug)[:60]}' here (import its card first)")
+        members.append((found, bool(item.get("muted"))))
+    if len({p.pk for p, _ in members}) != len(members):
+        raise ImportRefused("a persona can be a member once")
+    return members
+
+
 def _message(chat: Chat, data: Any) -> Message:
     if not isinstance(data, dict) or data.get("role") not in Message.Role.values:
         raise ImportRefused("a message needs a role of system, user or assistant")
@@ -156,6 +196,12 @@ def _message(chat: Chat, data: Any) -> Message:
     if fields.get("status") not in (None, *Message.Status.values):
         raise ImportRefused(f"unknown message status {fields['status']!r}")
     message = Message(chat=chat, **fields)
+    speaker, present = data.get("persona") or "", data.get("present") or []
+    if not isinstance(speaker, str) or not (
+        isinstance(present, list) and all(isinstance(slug, str) for slug in present)
+    ):
+        raise ImportRefused("a message's persona must be a slug, and present a list of them")
+    message.speaker, message.present = speaker[:60], [slug[:60] for slug in present[:50]]
     alternatives = data.get("alternatives")
     if alternatives is not None:
         swipe = data.get("swipe", 0)

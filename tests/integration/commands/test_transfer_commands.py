@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 
 from chat.models import Chat, Message
 from chat.ownership import Owner
-from chat.services import chat_create, reply_finish, turn_start
+from chat.services import chat_create, chat_set_scene, reply_finish, turn_start
 from personas.models import Persona
 from tests.fakes.cards import FULL_CARD, sillytavern_png
 
@@ -209,3 +209,35 @@ def test_swipes_and_the_authors_note_survive_export_and_import(
     with pytest.raises(CommandError):
         call_command("import_chats", str(bad), stdout=StringIO(), stderr=err)
     assert "alternatives must be texts" in err.getvalue()
+
+
+def test_a_scene_round_trips_with_its_members_speakers_and_witnesses(
+    tmp_path: Path, personas: list[Persona]
+) -> None:
+    cast = [Persona.objects.get(slug=slug) for slug in ("shallan", "kaladin")]
+    chat = chat_create(owner=Owner(session_key="s" * 32), personas=cast)
+    chat_set_scene(chat=chat, muted=["kaladin"], activation="list")
+    dump = tmp_path / "scene.jsonl"
+    call_command("export_chats", "--out", str(dump), stderr=StringIO())
+    record = json.loads(dump.read_text())
+    assert record["members"] == [
+        {"persona": "shallan", "muted": False},
+        {"persona": "kaladin", "muted": True},
+    ]
+    assert (record["messages"][0]["persona"], record["messages"][0]["present"]) == (
+        "shallan",
+        ["shallan", "kaladin"],
+    )
+
+    Chat.objects.all().delete()
+    call_command("import_chats", str(dump), stdout=StringIO(), stderr=StringIO())
+    again = Chat.objects.get(pk=chat.pk)
+    members = again.members.order_by("order")
+    assert [(m.persona.slug, m.muted) for m in members] == [("shallan", False), ("kaladin", True)]
+    assert (again.persona.slug, again.activation) == ("shallan", "list")
+    greeting = again.messages.get()
+    assert (greeting.speaker, greeting.present) == ("shallan", ["shallan", "kaladin"])
+    markdown = StringIO()
+    call_command("export_chats", "--format", "markdown", stdout=markdown, stderr=StringIO())
+    assert "*Shallan, Kaladin ·" in markdown.getvalue()
+    assert "**Shallan:**" in markdown.getvalue()

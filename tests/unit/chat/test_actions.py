@@ -125,3 +125,40 @@ def test_someone_elses_chat_is_not_found_and_nothing_happens(
     assert page.kinds() == []
     chat.refresh_from_db()
     assert (chat.title, chat.greeting_index) == ("", 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_speaker_in_a_long_scene_reads_the_history_once(personas: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.models import Message
+    from chat.services import chat_create
+
+    owner = Owner(session_key="s" * 32)
+    cast = [Persona.objects.get(slug=slug) for slug in ("kaladin", "shallan", "adolin")]
+    chat = chat_create(owner=owner, personas=cast)
+    Message.objects.bulk_create(
+        Message(
+            chat=chat,
+            role="user" if n % 2 else "assistant",
+            content=f"line {n}",
+            position=n,
+            speaker="" if n % 2 else cast[n % 3].slug,
+            present=["kaladin", "shallan", "adolin"],
+        )
+        for n in range(2, 502)
+    )
+    request = actions.TurnRequest(
+        kind="speak", owner=owner, chat_id=chat.pk, backend_name=None, rate_limited=False,
+        persona="shallan",
+    )  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        (job,) = actions._save_turns([request])
+
+    assert not isinstance(job, Exception)
+    reads = [q["sql"] for q in queries if "content" in q["sql"] and "SELECT" in q["sql"]]
+    assert len(reads) == 1, reads  # the history, once, however long the chat
+    assert job.history[-1].content == "line 501"
+    assert len(job.history) == 400  # the window a prompt is built from
