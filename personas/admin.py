@@ -121,6 +121,15 @@ class PersonaAdmin(admin.ModelAdmin):
     ]
 
     @admin.display(description="Backend")
+    def get_readonly_fields(self, request: HttpRequest, obj: Persona | None = None) -> Any:
+        """A saved persona's slug is its public id (URLs, the API, which scene member wrote
+        each message): it never changes."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "slug"] if obj is not None else fields
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Persona | None = None) -> Any:
+        return {} if obj is not None else super().get_prepopulated_fields(request, obj)
+
     def backend_label(self, persona: Persona) -> str:
         """The backend override, or a note that the site default answers."""
         return persona.get_backend_display() if persona.backend else "site default"

@@ -154,3 +154,11 @@ def test_export_as_card_action(staff: User, personas: list[Persona]) -> None:
         names = archive.namelist()
     assert len(names) == len(personas)
     assert "kaladin.json" in names
+
+
+@pytest.mark.django_db
+def test_a_saved_personas_slug_never_changes(staff_client: Client, kaladin: Persona) -> None:
+    page = staff_client.get(reverse("admin:personas_persona_change", args=[kaladin.pk]))
+    assert page.status_code == 200
+    assert 'name="slug"' not in page.content.decode()  # shown, not editable
+    assert 'name="slug"' in staff_client.get(reverse("admin:personas_persona_add")).content.decode()
