@@ -764,12 +764,13 @@ def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Posted | Exc
     turns = _write_turns(requests, started, results)
     wanted = [(started[index].chat, turn.reply.position) for index, turn in turns.items()]
     histories = dict(zip(turns, prompt_histories(wanted), strict=True))
-    books = dict(zip(turns, chats_lorebooks([chat for chat, _ in wanted]), strict=True))
+    speakers = [_speaking(started[index], turn).persona.pk for index, turn in turns.items()]
+    read = chats_lorebooks([chat for chat, _ in wanted], speakers)
+    books = dict(zip(turns, read, strict=True))
     for index, turn in turns.items():
         request, start = requests[index], started[index]
         chat = start.chat
-        speaker = start.speaker or _member(start.cast, turn.reply.speaker)
-        persona = speaker.persona if speaker is not None else chat.persona
+        persona = _speaking(start, turn).persona
         history = [m for m in histories[index] if _witnessed(m, persona.slug)]
         if request.kind == "continue":
             history.append(turn.reply)  # the text being extended ends the prompt's history
@@ -826,6 +827,13 @@ def _speakers(
             raise NotAMember("Nobody in this scene can speak: everyone is muted.")
         return None, ()
     return chosen[0], tuple(member.slug for member in chosen[1:])
+
+
+def _speaking(start: _Start, turn: services.Turn) -> Member:
+    """Who writes the turn's reply: the chosen speaker, or (regenerate, continue) the
+    member who wrote it; the chat's persona for a reply from before scenes."""
+    member = start.speaker or _member(start.cast, turn.reply.speaker)
+    return member or Member(start.chat.persona, False, start.chat.created_at)
 
 
 def _member(cast: list[Member], slug: str | None) -> Member | None:

@@ -180,23 +180,28 @@ def chat_lorebooks(*, chat: Chat) -> list[Lorebook]:
     return chats_lorebooks([chat])[0]
 
 
-def chats_lorebooks(chats: Sequence[Chat]) -> list[list[Lorebook]]:
+def chats_lorebooks(
+    chats: Sequence[Chat], speakers: Sequence[int] | None = None
+) -> list[list[Lorebook]]:
     """Each chat's active books, by id: the global ones, its persona's own and linked
-    books, and its own. One query however many chats (written out: the ORM's compiling of
-    this query cost more than running it)."""
+    books (in a scene, the speaker's: ``speakers``, persona ids, one per chat; never
+    another member's), and the chat's own. One query however many chats (written out: the
+    ORM's compiling of this query cost more than running it)."""
     if not chats:
         return []
+    personas = list(speakers) if speakers is not None else [chat.persona_id for chat in chats]
     quote = connection.ops.quote_name
     chat_pk, persona_links = Chat._meta.pk, Persona.lorebooks.through._meta.db_table
-    wanted = {chat.pk: chat.persona_id for chat in chats}
+    wanted = dict.fromkeys(zip([chat.pk for chat in chats], personas, strict=True))
     pairs = ", ".join(["(%s, %s)"] * len(wanted))
     params: list[Any] = []
-    for chat_id, persona_id in wanted.items():
+    for chat_id, persona_id in wanted:
         params += [chat_pk.get_db_prep_value(chat_id, connection), persona_id]
     # What compiling a book reads (personas.lore.compiled), without the editors' JSON fields.
     sql = f"""
         WITH wanted (chat_id, persona_id) AS (VALUES {pairs})
-        SELECT wanted.chat_id AS for_chat, book.id, book.revision, book.name,
+        SELECT wanted.chat_id AS for_chat, wanted.persona_id AS for_persona, book.id,
+            book.revision, book.name,
             book.scan_depth, book.token_budget, book.recursive_scanning,
             book.recursion_steps
         FROM {quote(Lorebook._meta.db_table)} book CROSS JOIN wanted
@@ -217,11 +222,11 @@ def chats_lorebooks(chats: Sequence[Chat]) -> list[list[Lorebook]]:
         )
         ORDER BY book.id
     """
-    by_chat: dict[uuid.UUID, list[Lorebook]] = {}
+    found: dict[tuple[uuid.UUID, int], list[Lorebook]] = {}
     for book in Lorebook.objects.raw(sql, params):
-        for_chat = chat_pk.to_python(book.for_chat)
-        by_chat.setdefault(for_chat, []).append(book)
-    return [by_chat.get(chat.pk, []) for chat in chats]
+        key = (chat_pk.to_python(book.for_chat), int(book.for_persona))
+        found.setdefault(key, []).append(book)
+    return [found.get(key, []) for key in zip([c.pk for c in chats], personas, strict=True)]
 
 
 def reader_read_through(owner: Owner) -> str:

@@ -14,7 +14,7 @@ from django.test import AsyncClient
 from chat import actions
 from chat.models import Chat, Message
 from chat.ownership import Owner
-from personas.models import Persona
+from personas.models import Lorebook, LoreEntry, Persona
 from personas.services import personas_seed
 from tests.fakes.llm_server import FakeLLMServer, Reply, Request
 
@@ -312,3 +312,30 @@ async def test_the_page_shows_each_speaker_and_who_is_next(scene: Callable[..., 
     assert 'hx-swap-oob="beforeend:#messages"' in shallans[0]
     assert '<p class="speaker">Kaladin</p>' in html
     assert '<p class="speaker">Shallan</p>' in html
+
+
+async def test_each_speaker_reads_their_own_lorebook_never_anothers(
+    scene: Callable[..., Any], upstream: FakeLLMServer
+) -> None:
+    played = await scene("kaladin", "shallan")
+
+    def own_books() -> None:
+        for slug, lore in (("kaladin", "KALADIN-LORE"), ("shallan", "SHALLAN-LORE")):
+            persona = Persona.objects.get(slug=slug)
+            book = persona.own_lorebook or Lorebook.objects.create(name=f"{slug}'s")
+            LoreEntry.objects.create(book=book, keys=["highstorm"], content=lore)
+            persona.own_lorebook = book
+            persona.save()
+
+    await sync_to_async(own_books)()
+    for slug in ("shallan", "kaladin"):
+        await actions.turn_send(
+            owner=played.owner, chat_id=played.chat.pk, content="A highstorm!", persona=slug
+        )
+        await played.completes(1)
+
+    hers, his = (text_of(prompt) for prompt in prompts(upstream)[-2:])
+    assert "SHALLAN-LORE" in hers
+    assert "KALADIN-LORE" not in hers
+    assert "KALADIN-LORE" in his
+    assert "SHALLAN-LORE" not in his
