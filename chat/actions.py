@@ -891,21 +891,23 @@ def _write_turns(
     started: dict[int, _Start],
     results: list[ReplyJob | Posted | Exception],
 ) -> dict[int, services.Turn]:
-    """Save the turns that got this far, by request index: plain messages to different
-    chats in one statement, the rest one at a time. A turn that fails gets its error in
-    ``results``."""
-    plain: dict[int, services.TurnStart] = {}
+    """Save the turns that got this far, by request index: plain messages (and members
+    speaking on their own) to different chats in one statement, the rest one at a time.
+    A turn that fails gets its error in ``results``."""
+    batched: dict[int, services.TurnStart] = {}
     single: list[int] = []
     for index, start in started.items():
         request, chat = requests[index], start.chat
-        plain_message = request.kind == "chat" and not request.attachments
-        if plain_message and all(other.chat_id != chat.pk for other in plain.values()):
+        plain = request.kind in ("chat", "speak") and not request.attachments
+        if plain and all(other.chat_id != chat.pk for other in batched.values()):
             try:
-                content = services.clean_content(request.content)
+                content = None
+                if request.kind == "chat":
+                    content = services.clean_content(request.content)
             except Exception as error:
                 results[index] = error
                 continue
-            plain[index] = services.TurnStart(
+            batched[index] = services.TurnStart(
                 chat.pk,
                 content,
                 start.backend.name,
@@ -917,9 +919,10 @@ def _write_turns(
             single.append(index)
     turns: dict[int, services.Turn] = {}
     try:
-        turns.update(zip(plain, services.turn_start_many(list(plain.values())), strict=True))
+        saved = services.turn_start_many(list(batched.values()))
+        turns.update(zip(batched, saved, strict=True))
     except ChatBusy:  # one of them lost a race: saved nothing, so each goes on its own
-        single = sorted([*plain, *single])
+        single = sorted([*batched, *single])
     for index in single:
         try:
             turns[index] = _write_turn(requests[index], started[index])

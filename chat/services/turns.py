@@ -44,10 +44,11 @@ class Turn:
 
 @dataclass(frozen=True)
 class TurnStart:
-    """A user message to save, and the backend and model that will answer it."""
+    """A user message to save (None: a scene member speaks with no new message), and the
+    backend and model that will answer it."""
 
     chat_id: uuid.UUID
-    content: str
+    content: str | None
     backend: str
     model: str
     # Who answers (a member's persona id), and the slugs of the members who hear it.
@@ -72,7 +73,8 @@ def turn_start(
 
 
 def turn_start_many(starts: Sequence[TurnStart]) -> list[Turn]:
-    """Save each user message (already cleaned) and the streaming reply to it, in one step
+    """Save each user message (already cleaned; none for a member speaking on their own)
+    and the streaming reply to it, in one step
     for them all: a burst of turns from many chats costs one statement on PostgreSQL
     (one round trip instead of six per turn), three queries on SQLite.
 
@@ -94,30 +96,28 @@ def turn_start_many(starts: Sequence[TurnStart]) -> list[Turn]:
                 .annotate(last=Max("position"))
                 .values_list("chat_id", "last")
             )
-            messages = []
+            turns = []
             for start in starts:
                 chat, position = Chat(pk=start.chat_id), (last.get(start.chat_id) or 0) + 1
-                messages += [
-                    Message(
+                user = None
+                if start.content is not None:
+                    user = Message(
                         chat=chat,
                         role=Role.USER,
                         content=start.content,
                         position=position,
                         present=list(start.present),
-                    ),
-                    streaming_reply(
-                        chat,
-                        position + 1,
-                        start.backend,
-                        start.model,
-                        start.speaker,
-                        start.present,
-                    ),
-                ]
-            saved = Message.objects.bulk_create(messages)
+                    )
+                    position += 1
+                reply = streaming_reply(
+                    chat, position, start.backend, start.model, start.speaker, start.present
+                )
+                turns.append(Turn(user=user, reply=reply))
+            Message.objects.bulk_create(
+                [m for turn in turns for m in (turn.user, turn.reply) if m is not None]
+            )
             Chat.objects.filter(pk__in=chat_ids).update(updated_at=timezone.now())
-    pairs = zip(saved[::2], saved[1::2], strict=True)
-    return [Turn(user=user, reply=reply) for user, reply in pairs]
+    return turns
 
 
 _TURNS_INSERT_SQL = """
@@ -136,9 +136,10 @@ WITH request AS (
          alternatives, swipe, created_at, speaker, present)
     SELECT chat_id, %(user)s, content, %(complete)s, position, '', '', '',
         '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s, '', present
-    FROM next
+    FROM next WHERE content IS NOT NULL
     UNION ALL
-    SELECT chat_id, %(assistant)s, '', %(streaming)s, position + 1, backend, model,
+    SELECT chat_id, %(assistant)s, '', %(streaming)s,
+        position + (CASE WHEN content IS NULL THEN 0 ELSE 1 END), backend, model,
         '', '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, 0, %(now)s, speaker, present
     FROM next
     RETURNING id, chat_id, role, position
@@ -177,18 +178,20 @@ def _turns_insert_one_statement(starts: Sequence[TurnStart]) -> list[Turn]:
         rows = {(chat_id, role): (pk, position) for pk, chat_id, role, position in cursor}
     turns = []
     for start in starts:
-        chat = Chat(pk=start.chat_id)
-        user_pk, user_position = rows[start.chat_id, Role.USER]
+        chat, present = Chat(pk=start.chat_id), list(start.present)
+        user = None
+        if start.content is not None:
+            user_pk, user_position = rows[start.chat_id, Role.USER]
+            user = Message(
+                chat=chat, role=Role.USER, content=start.content, position=user_position,
+                present=present,
+            )  # fmt: skip
+            user = _loaded(user, user_pk, now)
         reply_pk, reply_position = rows[start.chat_id, Role.ASSISTANT]
-        present = list(start.present)
-        user = Message(
-            chat=chat, role=Role.USER, content=start.content, position=user_position,
-            present=present,
-        )  # fmt: skip
         reply = streaming_reply(
             chat, reply_position, start.backend, start.model, start.speaker, present
         )
-        turns.append(Turn(user=_loaded(user, user_pk, now), reply=_loaded(reply, reply_pk, now)))
+        turns.append(Turn(user=user, reply=_loaded(reply, reply_pk, now)))
     return turns
 
 
@@ -204,14 +207,10 @@ def turn_speak(
     *, chat_id: uuid.UUID, speaker: str, present: Sequence[str], backend: str, model: str
 ) -> Turn:
     """A reply by one member with no new message from the person: a nudge, the next
-    speaker of a scene's queue, or a turn of the members talking among themselves."""
-    with one_generation_per_chat(), transaction.atomic():
-        chat = lock_idle_chat(chat_id)
-        position = (chat.messages.aggregate(last=Max("position"))["last"] or 0) + 1
-        reply = streaming_reply(chat, position, backend, model, speaker, present)
-        reply.save()
-        touch(chat)
-    return Turn(user=None, reply=reply)
+    speaker of a scene's queue, or a turn of the members talking among themselves. Like
+    turn_start it takes no lock: the constraints turn a race into ChatBusy."""
+    start = TurnStart(chat_id, None, backend, model, speaker, tuple(present))
+    return turn_start_many([start])[0]
 
 
 def turn_regenerate(*, chat_id: uuid.UUID, backend: str, model: str) -> Turn:
