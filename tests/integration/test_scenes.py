@@ -339,3 +339,42 @@ async def test_each_speaker_reads_their_own_lorebook_never_anothers(
     assert "KALADIN-LORE" not in hers
     assert "KALADIN-LORE" in his
     assert "SHALLAN-LORE" not in his
+
+
+async def test_the_socket_frames_nudge_auto_and_scene(scene: Callable[..., Any]) -> None:
+    played = await scene("kaladin", "shallan")
+    socket = played.socket
+
+    await socket.send(type="nudge", persona="shallan")
+    nudged = replies(await played.completes(1))
+    await socket.send(type="auto", turns=2)
+    talked = replies(await played.completes(2))
+    await socket.send(type="scene", muted=["kaladin"], activation="list")
+    settings = (await socket.receive_until("settings"))[-1]["chat"]
+    refusals = []
+    for frame in (
+        {"type": "nudge", "persona": "kaladin"},  # muted now
+        {"type": "nudge"},
+        {"type": "auto", "turns": 0},
+        {"type": "scene", "activation": "shouting"},
+        {"type": "scene", "personas": ["kaladin", "nobody"]},
+        {"type": "chat", "content": "Hi", "persona": ["shallan"]},
+    ):
+        await socket.send(**frame)
+        refusals.append((await socket.receive_until("error"))[-1]["code"])
+
+    assert nudged == [("shallan", "I am Shallan.")]
+    assert [persona for persona, _ in talked] == ["kaladin", "shallan"]
+    assert [(m["slug"], m["muted"]) for m in settings["members"]] == [
+        ("kaladin", True),
+        ("shallan", False),
+    ]
+    assert settings["activation"] == "list"
+    assert refusals == [
+        "not_a_member",
+        "bad_request",
+        "bad_request",
+        "bad_request",
+        "unknown_persona",
+        "bad_request",
+    ]
