@@ -485,7 +485,20 @@
     if (messages && stick) messages.scrollTop = messages.scrollHeight;
   };
   refreshState();
+  // The scene panel is redrawn when the scene changes (from any tab): keep it open if it was.
+  let sceneOpen = false;
+  document.addEventListener(
+    "toggle",
+    (event) => {
+      if (event.target instanceof Element && event.target.id === "scene-panel") {
+        sceneOpen = event.target.open;
+      }
+    },
+    true,
+  );
   document.body.addEventListener("htmx:wsAfterMessage", () => {
+    const panel = document.getElementById("scene-panel");
+    if (sceneOpen && panel && !panel.open) panel.open = true;
     refreshState();
     const marker = document.getElementById("ws-event");
     if (marker) onEvent(marker.dataset);
@@ -570,6 +583,32 @@
     return false;
   }
 
+  /* ---- a scene's Auto toggle: on asks the members to talk among themselves, off stops ---- */
+  const autoToggle = {
+    button: () => document.getElementById("auto-toggle"),
+    set(on) {
+      const button = this.button();
+      if (button) button.setAttribute("aria-pressed", String(on));
+    },
+    // Off again once the scene has rested (no reply is being written a moment later).
+    rested() {
+      setTimeout(() => {
+        if (document.body.dataset.streaming !== "true") this.set(false);
+      }, 1500);
+    },
+  };
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element && event.target.closest("#auto-toggle");
+    if (!button) return;
+    if (button.getAttribute("aria-pressed") === "true") {
+      autoToggle.set(false);
+      document.getElementById("stop-button").click();
+    } else {
+      autoToggle.set(true);
+      htmx.trigger(document.getElementById("auto-form"), "submit");
+    }
+  });
+
   function onEvent(data) {
     if (onPushed(data)) return;
     const id = data.messageId;
@@ -588,7 +627,10 @@
       if (sentByMe) aloud.mine(id);
       sentByMe = false;
     }
-    if (data.event === "complete") aloud.complete(id);
+    if (data.event === "complete") {
+      aloud.complete(id);
+      autoToggle.rested();
+    }
     if (data.event === "error") awaitingAck = false;
     if (data.event === "welcome") log("snapshot", "");
     else if (data.event === "error") log("error", data.code);

@@ -36,12 +36,23 @@ def test_start_a_scene_ask_a_member_and_mute_one(page: Page, live_url: str) -> N
     expect(answer).to_have_attribute("data-persona", "kaladin")  # she is muted
     expect(answer).to_have_attribute("data-status", "complete")
 
+    page.locator("#scene-panel").get_by_label("muted").nth(1).uncheck()
+    expect(page.get_by_role("button", name="Shallan speaks")).to_have_count(1)
+    replies = page.locator("#messages .message.assistant").count()
+    auto = page.locator("#auto-toggle")
+    auto.click()
+    expect(auto).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#messages .message.assistant").nth(replies + 1)).to_be_visible()
+    auto.click()  # off: stops the scene
+    expect(auto).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#messages .message.assistant").last).not_to_have_attribute(
+        "data-status", "streaming"
+    )
+
     chat_id = page.url.rstrip("/").rsplit("/", 1)[1]
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     saved = httpx.get(f"{live_url}/api/chats/{chat_id}/", cookies=cookies).json()
-    assert [(m["slug"], m["muted"]) for m in saved["members"]] == [
-        ("kaladin", False),
-        ("shallan", True),
-    ]
-    assert saved["messages"][-2]["present"] == ["kaladin"]
+    muted_turn = [m for m in saved["messages"] if m["content"] == "Shallan, are you there?"]
+    assert muted_turn[0]["present"] == ["kaladin"]
+    assert saved["members"][1]["muted"] is False
     assert page.problems == []  # type: ignore[attr-defined]
