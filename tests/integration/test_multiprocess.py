@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -160,3 +161,57 @@ async def test_an_idle_connection_survives_past_redis_socket_timeouts(
     await ws.send(json.dumps({"type": "ping"}))
     assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong"}
     await ws.close()
+
+
+def new_scene(host: str, personas: list[str], activation: str) -> tuple[str, str]:
+    """A new visitor's scene made through the JSON API: (chat id, session cookie)."""
+    with httpx.Client(base_url=f"http://{host}") as client:
+        client.get("/")
+        token = {"X-CSRFToken": client.cookies["csrftoken"]}
+        made = client.post("/api/chats/", json={"personas": personas}, headers=token)
+        assert made.status_code == 201, made.text
+        chat_id = made.json()["id"]
+        changed = client.patch(
+            f"/api/chats/{chat_id}/", json={"activation": activation}, headers=token
+        )
+        assert changed.status_code == 200, changed.text
+        return chat_id, client.cookies["sessionid"]
+
+
+async def quiet_for(ws: ClientConnection, seconds: float) -> list[dict[str, Any]]:
+    """Whatever arrives within ``seconds``."""
+    heard: list[dict[str, Any]] = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                heard.append(json.loads(await ws.recv()))
+    return heard
+
+
+async def test_a_scene_runs_across_processes_and_stops_from_the_other(
+    servers: tuple[str, str],
+) -> None:
+    chat_id, cookie = new_scene(servers[0], ["kaladin", "shallan", "adolin"], "list")
+    sender = await open_chat_socket(servers[0], chat_id, cookie)
+    viewer = await open_chat_socket(servers[1], chat_id, cookie)
+
+    await sender.send(json.dumps({"type": "chat", "content": "Report, all of you."}))
+    first = await events_until(viewer, "complete")
+    second_started = await events_until(viewer, "stream")
+    await viewer.send(json.dumps({"type": "stop"}))
+    await events_until(sender, "complete")  # Kaladin's, seen by the sender too
+    stopped = await events_until(sender, "complete")
+    after = await quiet_for(sender, 1.5)
+
+    queued = [(e["persona"], e["position"]) for e in first if e["type"] == "queued"]
+    assert queued == [("shallan", 1), ("adolin", 2)]
+    assert first[-1]["message"]["persona"] == "kaladin"
+    ack = next(e for e in second_started if e["type"] == "ack")
+    assert ack["reply"]["persona"] == "shallan"
+    assert (stopped[-1]["message"]["persona"], stopped[-1]["message"]["status"]) == (
+        "shallan",
+        "cancelled",
+    )
+    assert not [e for e in after if e["type"] == "ack"]  # Adolin's turn went with the stop
+    await sender.close()
+    await viewer.close()
