@@ -36,13 +36,15 @@ BEAT_PREFIX = "stormchat:live-beat:"
 
 @dataclass(frozen=True, slots=True)
 class LiveReply:
-    """A streaming reply's text so far, the ``seq`` of the last batch published, and its
-    place in line while it waits for the embedded model (0 once it is being written)."""
+    """A streaming reply's text so far, the ``seq`` of the last batch published, its
+    place in line while it waits for the embedded model (0 once it is being written), and
+    in a group scene the members queued to speak after it (slugs)."""
 
     message_id: int
     text: str
     seq: int
     position: int = 0
+    queued: tuple[str, ...] = ()
 
 
 # message id -> (reply, heartbeat expiry on the monotonic clock)
@@ -65,7 +67,7 @@ async def live_set(reply: LiveReply) -> None:
     """Publish the reply's current state for snapshots, and refresh its heartbeat."""
     ttl = settings.REPLY_HEARTBEAT_TTL
     if settings.REDIS_URL:
-        value = json.dumps([reply.text, reply.seq, reply.position])
+        value = json.dumps([reply.text, reply.seq, reply.position, list(reply.queued)])
         async with _redis().pipeline(transaction=False) as pipe:
             pipe.set(f"{TEXT_PREFIX}{reply.message_id}", value, ex=LIVE_TEXT_TTL_SECONDS)
             pipe.set(f"{BEAT_PREFIX}{reply.message_id}", b"1", ex=max(1, round(ttl)))
@@ -89,8 +91,11 @@ async def live_texts(message_ids: list[int]) -> dict[int, LiveReply]:
         found = {}
         for message_id, raw in zip(message_ids, values, strict=True):
             if raw is not None:
-                text, seq, position = json.loads(raw)
-                found[message_id] = LiveReply(message_id, text, seq, position)
+                # A process of the previous release wrote three fields.
+                text, seq, position, *queued = json.loads(raw)
+                found[message_id] = LiveReply(
+                    message_id, text, seq, position, tuple(queued[0] if queued else ())
+                )
         return found
     return {m: _memory[m][0] for m in message_ids if m in _memory}
 

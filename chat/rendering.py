@@ -201,7 +201,12 @@ class HtmlRenderer:
         messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat)
         messages = with_faces(messages, self.members)
         self.chat.title = payload["chat"]["title"]
-        return self._render("ws-welcome", kind, messages=messages, has_more=payload["has_more"])
+        queued = [q for m in messages for q in m.get("queued", ())]
+        faces = self.faces
+        speakers = [faces.get(slug, {"name": slug}) for slug in queued]
+        return self._render(
+            "ws-welcome", kind, messages=messages, has_more=payload["has_more"], queued=speakers
+        )
 
     def _fragment(self, kind: str, event: dict[str, Any]) -> str | None:
         at = {"at": event.get("at", "")}

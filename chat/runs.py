@@ -237,7 +237,7 @@ class ReplyRun:
         await self.layer_outage.call(self.layer.group_send, self.group, event)
 
     def _live(self) -> LiveReply:
-        return LiveReply(self.message_id, self.text, self.seq, self.position)
+        return LiveReply(self.message_id, self.text, self.seq, self.position, self.job.queue)
 
     async def _publish_loop(self) -> None:
         """Publish the first delta at once, then one batch per coalescing window."""

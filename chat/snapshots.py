@@ -30,7 +30,8 @@ async def chat_snapshot(chat: Chat) -> dict[str, Any]:
 
     A reply still streaming carries its live text and the ``seq`` of the last batch
     published, so the client applies only ``stream`` events with a higher ``seq``; one
-    waiting for the embedded model carries its ``queue_position``.
+    waiting for the embedded model carries its ``queue_position``, and one in a group scene
+    the members who will speak after it (``queued``, slugs).
     Older messages come from ``GET /api/chats/<id>/?before=<position>``.
     """
     snapshot = await database_sync_to_async(_stored_snapshot)(chat)
@@ -42,4 +43,6 @@ async def chat_snapshot(chat: Chat) -> dict[str, Any]:
                 message["content"] = live.text
                 if live.position:
                     message["queue_position"] = live.position
+                if live.queued:
+                    message["queued"] = list(live.queued)
     return snapshot

@@ -378,3 +378,30 @@ async def test_the_socket_frames_nudge_auto_and_scene(scene: Callable[..., Any])
         "unknown_persona",
         "bad_request",
     ]
+
+
+async def test_a_page_opened_mid_scene_sees_who_speaks_next(
+    scene: Callable[..., Any], llm: Any, connect: Connect
+) -> None:
+    slow = sse_reply(["word "] * 200, delay=0.02)
+    await llm(lambda request: slow)
+    played = await scene("kaladin", "shallan", "adolin", activation="list")
+    await actions.turn_send(owner=played.owner, chat_id=played.chat.pk, content="Go.")
+    await played.socket.receive_until("stream")
+
+    late = chat_socket(played.chat.pk, played.key)
+    assert (await late.connect())[0]
+    welcome = await late.receive_json_from(5)
+    page = chat_socket(played.chat.pk, played.key, html=True)
+    assert (await page.connect())[0]
+    drawn = await page.receive_from(5)
+    await actions.turn_stop(owner=played.owner, chat_id=played.chat.pk)
+    await played.completes(1)
+    await late.disconnect()
+    await page.disconnect()
+
+    writing = welcome["messages"][-1]
+    assert (writing["status"], writing["persona"]) == ("streaming", "kaladin")
+    assert writing["queued"] == ["shallan", "adolin"]
+    assert "Shallan speaks next" in drawn
+    assert "Adolin speaks next (2nd)" in drawn
