@@ -60,7 +60,7 @@ def test_a_scene_starts_from_the_gallery_and_shows_who_is_in_it(
     for slug in ("shallan", "kaladin", "adolin"):
         assert f'name="muted" value="{slug}"' in html
         assert f'"type": "nudge", "persona": "{slug}"' in html
-    assert '"type": "auto"' in html
+    assert 'id="auto-toggle"' in html
     assert html.count('class="avatar-stack"') == 2  # the header and the history list
 
 
