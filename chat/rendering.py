@@ -50,10 +50,13 @@ def with_face(message: dict[str, Any], faces: dict[str, dict[str, Any]]) -> dict
     return {**message, "who": who} if who else message
 
 
-def with_swipe(messages: list[dict[str, Any]], chat: Chat) -> list[dict[str, Any]]:
+def with_swipe(
+    messages: list[dict[str, Any]], chat: Chat, *, group: bool = False
+) -> list[dict[str, Any]]:
     """Before anyone has written, the greeting carries controls to swipe between the
-    persona's greetings (when it has more than one)."""
-    total = len(persona_greetings(chat.persona))
+    persona's greetings (a scene's ``group`` ones, when its card has some), when it has
+    more than one."""
+    total = len(persona_greetings(chat.persona, group=group))
     if total < 2 or len(messages) != 1 or messages[0]["position"] != 1:
         return messages
     index = chat.greeting_index % total
@@ -198,7 +201,8 @@ class HtmlRenderer:
 
     def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
         """The whole message list: a connection's own ``welcome``."""
-        messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat)
+        group = len(self.members) > 1
+        messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat, group=group)
         messages = with_faces(messages, self.members)
         self.chat.title = payload["chat"]["title"]
         queued = [q for m in messages for q in m.get("queued", ())]
@@ -211,7 +215,9 @@ class HtmlRenderer:
     def _fragment(self, kind: str, event: dict[str, Any]) -> str | None:
         at = {"at": event.get("at", "")}
         if kind == "cleared":
-            messages = with_swipe([with_html(m) for m in event["messages"]], self.chat)
+            group = len(self.members) > 1
+            messages = [with_html(m) for m in event["messages"]]
+            messages = with_swipe(messages, self.chat, group=group)
             messages = with_faces(messages, self.members)
             return self._render("ws-cleared", kind, messages=messages, **at)
         if kind == "ack":

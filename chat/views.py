@@ -53,8 +53,11 @@ def page_messages(chat: Chat, before: int | None = None) -> tuple[list[dict], bo
     """A window of messages as template data, with their Markdown rendered and each
     reply's face."""
     window = chat_latest_window(chat=chat, before=before)
-    messages = with_faces([with_html(message_data(m)) for m in window.messages], members_data(chat))
-    return (with_swipe(messages, chat) if before is None else messages), window.has_more
+    members = members_data(chat)
+    messages = with_faces([with_html(message_data(m)) for m in window.messages], members)
+    if before is None:
+        messages = with_swipe(messages, chat, group=len(members) > 1)
+    return messages, window.has_more
 
 
 def chat_context(chat: Chat) -> dict[str, Any]:
@@ -253,7 +256,8 @@ def chat_greeting_view(request: HttpRequest, chat_id: str) -> HttpResponse:
         return refused(error)
     chat = messages[0].chat
     context = chat_context(chat)
-    greeting = with_swipe([with_html(message_data(messages[0]))], chat)
+    group = len(context["members"]) > 1
+    greeting = with_swipe([with_html(message_data(messages[0]))], chat, group=group)
     context["message"] = with_faces(greeting, context["members"])[0]
     return render(request, "chat/chat.html#message", context)
 

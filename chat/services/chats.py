@@ -268,11 +268,15 @@ def chat_choose_greeting(*, chat: Chat, index: int) -> list[Message]:
         messages = list(locked.messages.order_by("position"))
         if len(messages) != 1:
             raise GreetingLocked("The greeting can only be changed before the chat begins.")
-        total = len(persona_greetings(locked.persona)) or 1
+        group = locked.members.count() > 1
+        total = len(persona_greetings(locked.persona, group=group)) or 1
         chat.greeting_index = locked.greeting_index = number % total
         greeting = messages[0]
         greeting.content = persona_greeting(
-            locked.persona, user=selectors.chat_user(locked).name, index=locked.greeting_index
+            locked.persona,
+            user=selectors.chat_user(locked).name,
+            index=locked.greeting_index,
+            group=group,
         )
         greeting.save(update_fields=["content"])
         locked.save(update_fields=["greeting_index", "updated_at"])
@@ -353,13 +357,19 @@ def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
     """Empty the chat and start again from the persona's greeting."""
     chat = lock_idle_chat(chat_id)
     chat.messages.all().delete()
+    cast = selectors.chat_members(chat)
     greeting = Message.objects.create(
         chat=chat,
         role=Role.ASSISTANT,
         content=persona_greeting(
-            chat.persona, user=selectors.chat_user(chat).name, index=chat.greeting_index
+            chat.persona,
+            user=selectors.chat_user(chat).name,
+            index=chat.greeting_index,
+            group=len(cast) > 1,
         ),
         position=1,
+        speaker=chat.persona.slug,
+        present=[member.slug for member in cast if not member.muted],
     )
     Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())
     return [greeting]

@@ -405,3 +405,28 @@ async def test_a_page_opened_mid_scene_sees_who_speaks_next(
     assert writing["queued"] == ["shallan", "adolin"]
     assert "Shallan speaks next" in drawn
     assert "Adolin speaks next (2nd)" in drawn
+
+
+async def test_a_scene_opens_and_starts_over_with_its_group_greetings(
+    scene: Callable[..., Any],
+) -> None:
+    def group_greetings() -> None:
+        Persona.objects.filter(slug="shallan").update(
+            group_only_greetings=["*Shallan sketches you all.*", "*Shallan waves at everyone.*"]
+        )
+
+    await sync_to_async(personas_seed)()
+    await sync_to_async(group_greetings)()
+    played = await scene("shallan", "kaladin")
+
+    def greetings() -> list[str]:
+        chat = Chat.objects.get(pk=played.chat.pk)
+        first = chat.messages.get().content
+        swiped = actions.chat_choose_greeting(owner=played.owner, chat_id=chat.pk, index=1)
+        cleared = actions.chat_clear(owner=played.owner, chat_id=chat.pk)
+        return [first, swiped[0].content, cleared[0].content, cleared[0].speaker]
+
+    first, swiped, cleared, speaker = await sync_to_async(greetings)()
+    assert first == "*Shallan sketches you all.*"
+    assert swiped == cleared == "*Shallan waves at everyone.*"
+    assert speaker == "shallan"
