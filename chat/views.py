@@ -23,7 +23,7 @@ from chat.presenters import (
     persona_data,
     user_persona_data,
 )
-from chat.rendering import addable, with_face, with_faces, with_html, with_swipe
+from chat.rendering import addable, with_faces, with_html, with_swipe
 from chat.selectors import (
     chat_get_for_owner,
     chat_latest_window,
@@ -167,8 +167,8 @@ def chat_message_view(request: HttpRequest, chat_id: str, message_id: str) -> Ht
     if message is None:
         raise Http404("No such message.")
     context = chat_context(chat)
-    faces = {member["slug"]: member for member in context["members"]}
-    context["message"] = with_face(with_html(message_data(message, full=True)), faces)
+    shown = [with_html(message_data(message, full=True))]
+    context["message"] = with_faces(shown, context["members"])[0]
     return render(request, "chat/chat.html#message", context)
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import selectors
+from chat import scenes, selectors
 from chat.errors import (
     BadRequest,
     GreetingLocked,
@@ -369,7 +369,7 @@ def chat_clear(*, chat_id: uuid.UUID) -> list[Message]:
         ),
         position=1,
         speaker=chat.persona.slug,
-        present=[member.slug for member in cast if not member.muted],
+        present=scenes.present(cast),
     )
     Chat.objects.filter(pk=chat.pk).update(updated_at=timezone.now())
     return [greeting]

@@ -6,11 +6,10 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import Max
 
 from chat.errors import MessageNotDeletable, MessageNotEditable, NoSuchSwipe, NotFound
 from chat.models import Chat, Message
-from chat.services.common import clean_content, lock_idle_chat, touch
+from chat.services.common import clean_content, last_position, lock_idle_chat, touch
 
 Role = Message.Role
 
@@ -27,7 +26,7 @@ def message_post(*, chat_id: uuid.UUID, content: str, present: Sequence[str]) ->
     content = clean_content(content)
     with transaction.atomic():
         chat = lock_idle_chat(chat_id)
-        position = (chat.messages.aggregate(last=Max("position"))["last"] or 0) + 1
+        position = last_position(chat) + 1
         message = Message.objects.create(
             chat=chat, role=Role.USER, content=content, position=position, present=list(present)
         )
