@@ -19,17 +19,18 @@ import contextlib
 import contextvars
 import logging
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from chat import events, metrics
 from chat.backends.base import GenerationSummary, ReadPace
 from chat.backends.registry import read_window
+from chat.batching import DatabaseBatch
 from chat.errors import BackendError, as_chat_error
 from chat.flushing import reply_flusher
 from chat.jobs import ReplyJob
@@ -37,7 +38,7 @@ from chat.live import LiveReply, live_delete, live_set
 from chat.models import Message
 from chat.outages import FIRST_DELAY, MAX_DELAY, Outage
 from chat.presenters import message_data
-from chat.services import reply_finish
+from chat.services import ReplyEnd, replies_finish
 from chat.titles import title_chat
 from stormchat.text import without_nul
 
@@ -78,6 +79,28 @@ def running_here() -> set[int]:
 
 
 metrics.RUNS_ACTIVE.set_function(lambda: len(_running))
+
+
+def _save_ends(ends: Sequence[ReplyEnd]) -> list[Message | Exception | None]:
+    """Save the ends of the replies that finished together in one trip; if that fails,
+    each on its own, so one reply's trouble cannot keep the others from completing."""
+    try:
+        return list(replies_finish(ends))
+    except Exception:
+        if len(ends) == 1:
+            raise
+    results: list[Message | Exception | None] = []
+    for end in ends:
+        try:
+            results.append(replies_finish([end])[0])
+        except Exception as error:
+            results.append(error)
+    return results
+
+
+# Replies that stream at the same pace end together: their final saves share a trip to
+# the database thread instead of queueing there one by one (bench S3).
+_reply_ends: DatabaseBatch[ReplyEnd, Message | None] = DatabaseBatch(_save_ends)
 
 
 def coalescing_window(streaming: int | None = None) -> float:
@@ -299,14 +322,8 @@ class ReplyRun:
             metrics.TOKENS.inc(self.summary.completion_tokens or 0)
             if self.summary.ttft_ms is not None:
                 metrics.TTFT.observe(self.summary.ttft_ms / 1000)
-        saved = await database_sync_to_async(reply_finish)(
-            message_id=self.message_id,
-            content=self.text,
-            status=status,
-            summary=self.summary,
-            error=error_text,
-            lore=self.lore,
-        )
+        end = ReplyEnd(self.message_id, self.text, status, self.summary, error_text, self.lore)
+        saved = await _reply_ends(end)
         await self.store_outage.call(live_delete, self.message_id)
         data: dict[str, Any] = (
             message_data(saved)

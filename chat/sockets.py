@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import uuid
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from chat.batching import DatabaseBatch
 from chat.ownership import Owner
-from chat.sessions import session_is_current
+from chat.sessions import SessionCheck, sessions_are_current
+
+# Every frame checks its socket's session. When many sockets send at once, their checks
+# share one trip to the database thread (and one query) instead of queueing there.
+_session_checks: DatabaseBatch[SessionCheck, bool] = DatabaseBatch(sessions_are_current)
 
 
 class ChatSocket(AsyncWebsocketConsumer):
@@ -33,4 +37,4 @@ class ChatSocket(AsyncWebsocketConsumer):
         password change elsewhere ends it)."""
         session = self.scope.get("session")
         key = session.session_key if session is not None else None
-        return await database_sync_to_async(session_is_current)(key, self.owner.user_id)
+        return await _session_checks(SessionCheck(key, self.owner.user_id))

@@ -34,6 +34,8 @@ from chat.services.messages import (
     message_swipe,
 )
 from chat.services.replies import (
+    ReplyEnd,
+    replies_finish,
     replies_flush,
     replies_interrupt,
     replies_orphaned,
@@ -57,6 +59,7 @@ from chat.services.user_personas import (
 
 __all__ = [
     "ChatBooks",
+    "ReplyEnd",
     "Turn",
     "TurnStart",
     "attachment_create",
@@ -82,6 +85,7 @@ __all__ = [
     "message_post",
     "message_swipe",
     "reader_remember",
+    "replies_finish",
     "replies_flush",
     "replies_interrupt",
     "replies_orphaned",

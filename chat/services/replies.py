@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Case, TextField, Value, When
 
 from chat.backends.base import GenerationSummary
 from chat.live import live_ids
 from chat.models import Message
-from stormchat.queries import first_row
 
 Status = Message.Status
 Role = Message.Role
@@ -31,6 +33,47 @@ def replies_flush(*, texts: dict[int, str]) -> int:
     )
 
 
+@dataclass(frozen=True)
+class ReplyEnd:
+    """How a reply ended: its final text, status, usage, timings and the lore record of
+    its prompt (``lore`` and ``lore_dropped``)."""
+
+    message_id: int
+    content: str
+    status: Message.Status
+    summary: GenerationSummary | None = None
+    error: str = ""
+    lore: dict[str, list[dict[str, Any]]] | None = None
+
+    def fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {
+            "content": self.content,
+            "status": self.status,
+            "error": self.error,
+        }
+        fields |= self.lore or {}
+        summary = self.summary
+        if summary is not None:
+            fields |= {
+                "model": summary.model,
+                "prompt_tokens": summary.prompt_tokens,
+                "completion_tokens": summary.completion_tokens,
+                "ttft_ms": summary.ttft_ms,
+                "duration_ms": summary.duration_ms,
+            }
+        return fields
+
+
+def replies_finish(ends: Sequence[ReplyEnd]) -> list[Message | None]:
+    """Save the ends of many replies in one transaction, then read them back in one query:
+    each saved reply, or None where it was deleted meanwhile."""
+    with transaction.atomic():
+        for end in ends:
+            Message.objects.filter(pk=end.message_id).update(**end.fields())
+        saved = Message.objects.in_bulk([end.message_id for end in ends])
+    return [saved.get(end.message_id) for end in ends]
+
+
 def reply_finish(
     *,
     message_id: int,
@@ -40,20 +83,9 @@ def reply_finish(
     error: str = "",
     lore: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Message | None:
-    """Save the reply's final text, status, usage, timings and the lore record of its
-    prompt (``lore`` and ``lore_dropped``); None if it was deleted."""
-    fields: dict[str, object] = {"content": content, "status": status, "error": error}
-    fields |= lore or {}
-    if summary is not None:
-        fields |= {
-            "model": summary.model,
-            "prompt_tokens": summary.prompt_tokens,
-            "completion_tokens": summary.completion_tokens,
-            "ttft_ms": summary.ttft_ms,
-            "duration_ms": summary.duration_ms,
-        }
-    Message.objects.filter(pk=message_id).update(**fields)
-    return first_row(Message.objects.filter(pk=message_id))
+    """Save one reply's end (``ReplyEnd``); None if it was deleted."""
+    end = ReplyEnd(message_id, content, status, summary, error, lore)
+    return replies_finish([end])[0]
 
 
 INTERRUPTED_NOTE = "The server stopped while this reply was being written."

@@ -6,17 +6,24 @@ import asyncio
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from chat.backends.base import GenerationSummary
 from chat.errors import ChatBusy, ContentTooLong, InvalidContent, NothingToRegenerate
 from chat.live import LiveReply, live_delete, live_set
 from chat.models import Chat, Message
 from chat.ownership import Owner
+from chat.runs import _save_ends
 from chat.services import (
+    ReplyEnd,
     TurnStart,
     chat_create,
+    replies_finish,
     replies_flush,
     replies_interrupt,
     replies_orphaned,
@@ -58,6 +65,79 @@ def test_flushing_saves_streaming_replies_but_never_a_finished_one(
     assert saved == 1
     assert Message.objects.get(pk=streaming.pk).content == "so far"
     assert Message.objects.get(pk=finished.pk).content == "final"
+
+
+def summary(**fields: Any) -> GenerationSummary:
+    values: dict[str, Any] = {
+        "backend": "openai",
+        "model": "m",
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "finish_reason": "stop",
+        "ttft_ms": 5,
+        "duration_ms": 9,
+    }
+    return GenerationSummary(**(values | fields))
+
+
+def replies(kaladin: Persona, count: int) -> list[Message]:
+    owner = Owner(session_key="e" * 32)
+    return [
+        turn_start(
+            chat_id=chat_create(owner=owner, persona=kaladin).pk, content="Hi", **TARGET
+        ).reply
+        for _ in range(count)
+    ]
+
+
+def test_replies_that_end_together_are_saved_in_one_transaction_and_read_in_one_query(
+    kaladin: Persona,
+) -> None:
+    first, second, deleted = replies(kaladin, 3)
+    deleted.delete()
+    usage = summary(model="m2", prompt_tokens=12, completion_tokens=3)
+    ends = [
+        ReplyEnd(first.pk, "Stay low.", Message.Status.COMPLETE, summary=usage),
+        ReplyEnd(second.pk, "Half", Message.Status.CANCELLED),
+        ReplyEnd(deleted.pk, "Gone", Message.Status.COMPLETE),
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        saved = replies_finish(ends)
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements.count("UPDATE") == 3
+    assert statements.count("SELECT") == 1
+
+    assert saved[2] is None
+    assert saved[0] is not None
+    assert saved[1] is not None
+    assert (saved[0].content, saved[0].status, saved[0].model) == ("Stay low.", "complete", "m2")
+    assert (saved[0].prompt_tokens, saved[0].completion_tokens) == (12, 3)
+    assert (saved[1].content, saved[1].status) == ("Half", "cancelled")
+    assert Message.objects.get(pk=second.pk).content == "Half"
+
+
+def test_a_reply_end_that_cannot_be_saved_keeps_no_other_from_being_saved(
+    kaladin: Persona,
+) -> None:
+    good, bad, other = replies(kaladin, 3)
+    impossible = summary(prompt_tokens=-1)  # a positive column
+
+    results = _save_ends(
+        [
+            ReplyEnd(good.pk, "One", Message.Status.COMPLETE),
+            ReplyEnd(bad.pk, "Two", Message.Status.COMPLETE, summary=impossible),
+            ReplyEnd(other.pk, "Three", Message.Status.COMPLETE),
+        ]
+    )
+
+    assert isinstance(results[1], Exception)
+    assert [m.content for m in (results[0], results[2]) if isinstance(m, Message)] == [
+        "One",
+        "Three",
+    ]
+    assert Message.objects.get(pk=bad.pk).status == "streaming"
 
 
 def test_only_one_reply_streams_per_chat(chat: Chat) -> None:
