@@ -1,8 +1,9 @@
 """A generation run: backend to group to database. No socket owns it.
 
-The run owns every event of its turn. It publishes ``ack`` (the turn was saved) and moves
-the chat to the top of its owner's list, builds the prompt off the database thread (the
-embedded model counts tokens with its own tokenizer), waits its turn if the backend serves
+The run owns every event of its turn. Its prompt starts building off the event loop and
+the database thread as soon as the turn is saved (the embedded model counts tokens with
+its own tokenizer), while the run publishes ``ack`` (the turn was saved) and moves the
+chat to the top of its owner's list. It then waits its turn if the backend serves
 one reply at a time (``queued`` events with the place in line), then streams the reply
 from the backend, coalesces deltas (the first goes out at once,
 later ones in batches every STREAM_COALESCE_MS), keeps the live text and ``seq`` in the
@@ -48,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 # Prompts are built (tokens counted) on one thread of their own, off the event loop and
 # the database thread, in the order turns were saved: so replies join the embedded
-# model's line in that order too.
+# model's line in that order too. A run hands its prompt over when it starts, so the
+# prompts of a burst of turns are built while their runs announce them.
 _prompt_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stormchat-prompts")
 
 # Strong references keep background tasks (runs, titles) alive until they finish.
@@ -137,6 +139,7 @@ class ReplyRun:
 
     def __init__(self, job: ReplyJob) -> None:
         self.job = job
+        self.prompt = _prompt_builder.submit(job.prompt)
         self.chat_id: uuid.UUID = job.chat.pk
         self.message_id: int = job.turn.reply.pk
         self.layer: BaseChannelLayer = get_channel_layer()
@@ -226,8 +229,7 @@ class ReplyRun:
         job = self.job
         room = settings.MAX_REPLY_CHARS - len(self.text)
         try:
-            loop = asyncio.get_running_loop()
-            prompt = await loop.run_in_executor(_prompt_builder, job.prompt)
+            prompt = await asyncio.wrap_future(self.prompt)
             self.lore = {"lore": prompt.lore, "lore_dropped": prompt.lore_dropped}
             stream = job.backend.stream(
                 prompt.messages, job.options, on_queued=self._queued, pace=self.pace

@@ -127,14 +127,14 @@ class ReadPace:
     """How often a reply's upstream body is read.
 
     Until the first token every read happens as bytes arrive, so time to first token is
-    unchanged. From then on (``steady``) the body is read at most once per ``window``:
-    between reads the connection stops reading, the bytes wait in the socket buffer (TCP
-    flow control holds a fast sender), and the next read takes everything that arrived
-    in one piece instead of one read per token. The run publishes once per window anyway,
-    so people see the same batches.
+    unchanged. From then on (``steady``) the body is read at most once per ``window``, or
+    at once when it ends: between reads aiohttp's parser (in C) gathers what arrives (its
+    buffer limit, then TCP flow control, hold a fast sender), and the next read takes
+    all of it in one piece instead of one read per token. The run publishes once per
+    window anyway, so people see the same batches, and the last one is not held back.
 
-    Once reads are really held back (``held``: the connection could stop reading), each
-    read is a window's worth, so a reader can publish what it read at once instead of
+    Once reads are really held back (``held``: the body's end can be heard while waiting),
+    each read is a window's worth, so a reader can publish what it read at once instead of
     waiting for a timer of its own, which would add up to another window to every batch.
     """
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Protocol
 
 import aiohttp
 import httpx
@@ -27,8 +26,8 @@ from chat.backends.base import ReadPace
 
 # How long an idle pooled connection to an LLM server is kept for the next request.
 KEEPALIVE_SECONDS = 30.0
-# The response extension that holds the connection's asyncio transport.
-SOCKET_TRANSPORT = "stormchat.socket_transport"
+# The response extension that holds aiohttp's reader of the body (for paced reads).
+BODY_READER = "stormchat.body_reader"
 
 
 def precise_error(error: httpx.TransportError) -> httpx.TransportError:
@@ -90,10 +89,9 @@ class Transport(AiohttpTransport):
             raise precise_error(error) from error.__cause__
         stream = response.stream
         response.stream = _Body(stream)
-        # For paced reads: the socket's transport, which can stop reading for a while.
+        # For paced reads: aiohttp's reader of the body, which says when the body ends.
         aiohttp_response = getattr(stream, "_aiohttp_response", None)
-        connection = getattr(aiohttp_response, "connection", None)
-        response.extensions[SOCKET_TRANSPORT] = getattr(connection, "transport", None)
+        response.extensions[BODY_READER] = getattr(aiohttp_response, "content", None)
         return response
 
     def abandon(self) -> None:
@@ -110,36 +108,50 @@ class Transport(AiohttpTransport):
 async def paced_body(response: httpx.Response, pace: ReadPace | None) -> AsyncIterator[bytes]:
     """The response body's chunks, read as ``pace`` says.
 
-    While paced, the connection's transport stops reading for a window after each chunk,
-    so what the server sends meanwhile waits in the kernel's socket buffer and the next
-    read (one ``recv``, one parse, one chunk up this stack) takes all of it. Stopping the
-    run cancels the wait at once; the stream's watchdog still times out a stalled server.
+    While paced, each chunk is followed by a wait of one window, or until the body ends if
+    that comes first: what the server sends meanwhile is gathered by aiohttp's parser
+    (in C) and the next read takes all of it, one chunk up this stack instead of one per
+    token. Stopping the run cancels the wait at once; the stream's watchdog still times
+    out a stalled server.
     """
-    transport = _socket_transport(response) if pace is not None else None
+    end = _BodyEnd(response) if pace is not None else None
     async for chunk in response.aiter_bytes():
         yield chunk
-        if transport is None or pace is None or not pace.paced or transport.is_closing():
+        if end is None or pace is None or not pace.paced or end.reached:
             continue
-        transport.pause_reading()
         pace.held = True
+        await end.wait(pace.window)
+
+
+class _BodyEnd:
+    """Waits of up to a window that end early when the body's last byte arrives."""
+
+    __slots__ = ("_waiter", "reached")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.reached = False
+        self._waiter: asyncio.Future[None] | None = None
+        reader = response.extensions.get(BODY_READER)
+        if reader is None or not hasattr(reader, "on_eof"):
+            self.reached = True  # not our transport: read as bytes arrive
+            return
+        reader.on_eof(self._ended)
+
+    def _ended(self) -> None:
+        self.reached = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, self._wake)
         try:
-            await asyncio.sleep(pace.window)
+            await self._waiter
         finally:
-            if not transport.is_closing():
-                transport.resume_reading()
-
-
-class Pausable(Protocol):
-    """A transport that can stop and restart reading its socket (asyncio's and uvloop's,
-    which does not subclass asyncio.Transport)."""
-
-    def pause_reading(self) -> None: ...
-    def resume_reading(self) -> None: ...
-    def is_closing(self) -> bool: ...
-
-
-def _socket_transport(response: httpx.Response) -> Pausable | None:
-    """The socket transport under a response from our transport (None from any other,
-    such as a test's mock transport, or once the body has all arrived)."""
-    transport = response.extensions.get(SOCKET_TRANSPORT)
-    return transport if hasattr(transport, "pause_reading") else None
+            timer.cancel()
+            self._waiter = None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, TextField, Value, When
 
 from chat.backends.base import GenerationSummary
@@ -65,13 +67,73 @@ class ReplyEnd:
 
 
 def replies_finish(ends: Sequence[ReplyEnd]) -> list[Message | None]:
-    """Save the ends of many replies in one transaction, then read them back in one query:
-    each saved reply, or None where it was deleted meanwhile."""
+    """Save the ends of many replies at once: each saved reply, or None where it was
+    deleted meanwhile. One statement on PostgreSQL (replies that stream at the same pace
+    end together, while the event loop is busy with the rest); on SQLite, one transaction
+    and one read back."""
+    if not ends:
+        return []
+    if connection.vendor == "postgresql":
+        return _replies_finish_one_statement(ends)
     with transaction.atomic():
         for end in ends:
             Message.objects.filter(pk=end.message_id).update(**end.fields())
         saved = Message.objects.in_bulk([end.message_id for end in ends])
     return [saved.get(end.message_id) for end in ends]
+
+
+_REPLIES_FINISH_SQL = """
+WITH ends AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(contents)s::text[], %(statuses)s::text[],
+        %(errors)s::text[], %(lores)s::jsonb[], %(dropped)s::jsonb[], %(summed)s::boolean[],
+        %(models)s::text[], %(prompt_tokens)s::integer[], %(completion_tokens)s::integer[],
+        %(ttfts)s::integer[], %(durations)s::integer[])
+        AS e(id, content, status, error, lore, lore_dropped, summed, model, prompt_tokens,
+             completion_tokens, ttft_ms, duration_ms)
+)
+UPDATE {message} AS m SET
+    content = e.content, status = e.status, error = e.error,
+    lore = COALESCE(e.lore, m.lore), lore_dropped = COALESCE(e.lore_dropped, m.lore_dropped),
+    model = CASE WHEN e.summed THEN e.model ELSE m.model END,
+    prompt_tokens = CASE WHEN e.summed THEN e.prompt_tokens ELSE m.prompt_tokens END,
+    completion_tokens = CASE WHEN e.summed THEN e.completion_tokens
+        ELSE m.completion_tokens END,
+    ttft_ms = CASE WHEN e.summed THEN e.ttft_ms ELSE m.ttft_ms END,
+    duration_ms = CASE WHEN e.summed THEN e.duration_ms ELSE m.duration_ms END
+FROM ends AS e WHERE m.id = e.id
+RETURNING m.*
+"""
+
+
+def _replies_finish_one_statement(ends: Sequence[ReplyEnd]) -> list[Message | None]:
+    """replies_finish as one PostgreSQL statement that returns the saved rows."""
+    sql = _REPLIES_FINISH_SQL.format(message=connection.ops.quote_name(Message._meta.db_table))
+    lore = [end.lore or {} for end in ends]
+    sums = [end.summary for end in ends]
+    params = {
+        "ids": [end.message_id for end in ends],
+        "contents": [end.content for end in ends],
+        "statuses": [str(end.status) for end in ends],
+        "errors": [end.error for end in ends],
+        "lores": [_json_or_none(record.get("lore")) for record in lore],
+        "dropped": [_json_or_none(record.get("lore_dropped")) for record in lore],
+        "summed": [summary is not None for summary in sums],
+        "models": [summary.model if summary else None for summary in sums],
+        "prompt_tokens": [summary.prompt_tokens if summary else None for summary in sums],
+        "completion_tokens": [summary.completion_tokens if summary else None for summary in sums],
+        "ttfts": [summary.ttft_ms if summary else None for summary in sums],
+        "durations": [summary.duration_ms if summary else None for summary in sums],
+    }
+    # Inside someone else's transaction (tests, admin actions), a savepoint keeps a failed
+    # save from spoiling it; on its own, the statement needs no transaction block.
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with guard:
+        saved = {message.pk: message for message in Message.objects.raw(sql, params)}
+    return [saved.get(end.message_id) for end in ends]
+
+
+def _json_or_none(value: object) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def reply_finish(

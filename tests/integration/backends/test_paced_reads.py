@@ -41,6 +41,17 @@ async def test_a_paced_read_takes_everything_that_arrived_since_the_last(
     assert pace.held  # so the run publishes each read at once (chat/runs.py)
 
 
+async def test_a_paced_wait_ends_when_the_body_does(fake_llm: StartServer) -> None:
+    """The last tokens are not held for the rest of a window: the body's end wakes the
+    reader at once, so a reply completes as soon as its upstream has finished."""
+    server = await fake_llm(Reply(body=paced(PIECES, 0.01)))
+    pace = ReadPace(30.0)  # a window no test outlasts
+    pace.steady = True
+    chunks = await asyncio.wait_for(read_all(server.url + "/", pace), 10)
+    assert b"".join(chunks) == b"".join(PIECES)
+    assert len(chunks) == 2  # the first chunk, then everything else when the body ended
+
+
 async def test_reads_are_paced_on_uvloop_too(fake_llm: StartServer) -> None:
     """daphne runs on uvloop, whose transports are not asyncio.Transport subclasses."""
     server = await fake_llm(Reply(body=paced(PIECES, 0.01)))
