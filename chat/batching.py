@@ -7,6 +7,12 @@ turns would queue there one after another, each compiling and sending its own qu
 to a function that does the work of many requests at once: twenty turns in four queries
 instead of eighty. A request that finds the thread idle goes at once, alone, so nobody
 waits for a batch to fill.
+
+All batches on an event loop share one line, as they share the one thread: while any
+trip is under way, every request waits in the line, and each trip takes every waiting
+request of one kind, the kind that has waited longest. After a trip the line lets the
+callers it answered run first, so what they ask next (a frame's turn, after its session
+check) joins the requests of its kind already waiting rather than going alone.
 """
 
 from __future__ import annotations
@@ -37,11 +43,15 @@ class _Waiting(Generic[In, Out]):
 
 
 @dataclass
-class _Line(Generic[In, Out]):
-    """The requests waiting on one event loop, and whether a trip is under way."""
+class _Line:
+    """The requests waiting on one event loop, by batch in the order each kind first
+    arrived, and whether a trip is under way."""
 
-    waiting: list[_Waiting[In, Out]] = field(default_factory=list)
+    waiting: dict[DatabaseBatch[Any, Any], list[_Waiting[Any, Any]]] = field(default_factory=dict)
     busy: bool = False
+
+
+_lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Line] = weakref.WeakKeyDictionary()
 
 
 class DatabaseBatch(Generic[In, Out]):
@@ -57,45 +67,34 @@ class DatabaseBatch(Generic[In, Out]):
     ) -> None:
         self.handle_many = handle_many
         self.then = then
-        self._lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Line[In, Out]] = (
-            weakref.WeakKeyDictionary()
-        )
 
     async def __call__(self, request: In) -> Out:
         """This request's result, from the next trip to the database thread."""
         loop = asyncio.get_running_loop()
-        line = self._lines.setdefault(loop, _Line())
+        line = _lines.setdefault(loop, _Line())
         future: asyncio.Future[Out] = loop.create_future()
-        line.waiting.append(_Waiting(request, future, contextvars.copy_context()))
+        line.waiting.setdefault(self, []).append(
+            _Waiting(request, future, contextvars.copy_context())
+        )
         if not line.busy:
             line.busy = True
-            task = loop.create_task(self._drain(line), context=contextvars.Context())
+            task = loop.create_task(_drain(line), context=contextvars.Context())
             _draining.add(task)
             task.add_done_callback(_draining.discard)
         return await future
 
-    async def _drain(self, line: _Line[In, Out]) -> None:
-        """Trips to the database thread until nobody is waiting."""
-        batch: list[_Waiting[In, Out]] = []
-        try:
-            while line.waiting:
-                batch, line.waiting = line.waiting, []
-                results = await self._trip(batch)
-                for waiting, result in zip(batch, results, strict=True):
-                    if not isinstance(result, Exception) and self.then is not None:
-                        self.then(result)
-                    if waiting.future.done():  # its caller was cancelled
-                        continue
-                    if isinstance(result, Exception):
-                        waiting.future.set_exception(result)
-                    else:
-                        waiting.future.set_result(result)
-                batch = []
-        finally:
-            line.busy = False
-            for waiting in [*batch, *line.waiting]:  # the loop is shutting down
-                waiting.future.cancel()
-            line.waiting = []
+    async def serve(self, batch: list[_Waiting[In, Out]]) -> None:
+        """One trip for these requests, then each caller's result."""
+        results = await self._trip(batch)
+        for waiting, result in zip(batch, results, strict=True):
+            if not isinstance(result, Exception) and self.then is not None:
+                self.then(result)
+            if waiting.future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, Exception):
+                waiting.future.set_exception(result)
+            else:
+                waiting.future.set_result(result)
 
     async def _trip(self, batch: list[_Waiting[In, Out]]) -> list[Out | Exception]:
         """One call of ``handle_many``, made in the context of a caller still waiting: the
@@ -111,3 +110,22 @@ class DatabaseBatch(Generic[In, Out]):
             return await trip
         except Exception as error:  # the whole trip failed: so did each request
             return [error] * len(batch)
+
+
+async def _drain(line: _Line) -> None:
+    """Trips to the database thread until nobody is waiting: each takes every request of
+    the kind that has waited longest, then the callers it answered run before the next."""
+    serving: list[_Waiting[Any, Any]] = []
+    try:
+        while line.waiting:
+            batch = next(iter(line.waiting))
+            serving = line.waiting.pop(batch)
+            await batch.serve(serving)
+            serving = []
+            await asyncio.sleep(0)  # the callers just answered may ask again: let them
+    finally:
+        line.busy = False
+        for waiting in [*serving, *(w for kind in line.waiting.values() for w in kind)]:
+            if not waiting.future.done():  # the loop is shutting down
+                waiting.future.cancel()
+        line.waiting = {}

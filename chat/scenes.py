@@ -25,6 +25,7 @@ from datetime import datetime
 
 from chat.models import Activation
 from personas.models import Persona
+from stormchat.chance import CHANCE
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -85,7 +86,7 @@ def speakers(
     named = named_in(last_text, others)
     if named:
         return named[:1]
-    chance = chance or random.Random()
+    chance = chance or CHANCE
     weights = [max(member.persona.talkativeness, 0.0) for member in others]
     if not any(weights):
         return [chance.choice(others)]

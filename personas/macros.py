@@ -15,6 +15,8 @@ from __future__ import annotations
 import random
 import re
 
+from stormchat.chance import CHANCE
+
 DEFAULT_USER_NAME = "User"
 _CHAR = re.compile(r"\{\{char\}\}|<BOT>", re.IGNORECASE)
 _USER = re.compile(r"\{\{user\}\}|<USER>", re.IGNORECASE)
@@ -29,7 +31,7 @@ class Dice:
     """The randomness of one prompt: ``pick`` answers the same within it."""
 
     def __init__(self, rng: random.Random | None = None) -> None:
-        self.rng = rng or random.Random()
+        self.rng = rng or CHANCE
         self.picked: dict[str, str] = {}
 
     def choose(self, kind: str, body: str) -> str | None:

@@ -27,6 +27,7 @@ from personas.lore import series
 from personas.lore.compiled import CompiledBook, CompiledEntry
 from personas.lore.matching import Key, Needles, ScanText, first_found
 from personas.models import LoreEntry
+from stormchat.chance import CHANCE
 
 # However deep a book scans, at most this much of the newest chat text is searched.
 MAX_SCAN_CHARS = 100_000
@@ -192,7 +193,7 @@ def activate(
     rng: random.Random | None = None,
 ) -> Activation:
     """The entries of ``books`` that join the prompt for the next reply to ``history``."""
-    rng = rng or random.Random()
+    rng = rng or CHANCE
     past = _History(history)
     joined: dict[int, Activated] = {}
     owner: dict[int, CompiledBook] = {}
