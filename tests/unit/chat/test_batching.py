@@ -85,3 +85,49 @@ async def test_a_failed_trip_fails_each_of_its_requests() -> None:
 
     assert all(isinstance(r, ConnectionError) for r in results)
     assert await batch(3) == 6  # the next trip goes ahead
+
+
+async def test_what_callers_ask_next_joins_the_requests_of_its_kind() -> None:
+    """A frame's session check, then its turn: the turns of a burst go in one trip even
+    though the first frame's check came back before the others'."""
+    checks, turns = Recorder(), Recorder()
+    turns.release.set()
+    check, turn = DatabaseBatch(checks), DatabaseBatch(turns)
+
+    async def frame(n: int) -> int:
+        await check(n)
+        return await turn(n)
+
+    first = asyncio.create_task(frame(1))
+    await asyncio.sleep(0.05)  # the first check is under way, alone
+    rest = [asyncio.create_task(frame(n)) for n in (2, 3)]
+    await asyncio.sleep(0.05)
+    checks.release.set()
+
+    assert [await task for task in (first, *rest)] == [2, 4, 6]
+    assert checks.trips == [[1], [2, 3]]
+    assert turns.trips == [[1, 2, 3]]
+
+
+async def test_kinds_take_turns_in_the_order_they_began_waiting() -> None:
+    order: list[str] = []
+    slow, other = Recorder(), Recorder()
+    other.release.set()
+
+    def kind(name: str, recorder: Recorder) -> DatabaseBatch[int, int]:
+        def handle(numbers: Sequence[int]) -> list[int | Exception]:
+            order.append(name)
+            return recorder(numbers)
+
+        return DatabaseBatch(handle)
+
+    first_kind, second_kind = kind("first", slow), kind("second", other)
+    blocker = asyncio.create_task(first_kind(1))
+    await asyncio.sleep(0.05)
+    waiting = [asyncio.create_task(second_kind(5)), asyncio.create_task(first_kind(2))]
+    await asyncio.sleep(0.05)
+    slow.release.set()
+
+    assert await blocker == 2
+    assert [await task for task in waiting] == [10, 4]
+    assert order == ["first", "second", "first"]
