@@ -331,27 +331,21 @@ def _fitting_system_text(
     dice: Dice,
     user_description: str,
 ) -> str:
-    """The fullest persona text that fits: drop examples, then scenario, never the prompt."""
-    variants = [
-        persona,
-        _without(persona, "example_dialogue"),
-        _without(persona, "example_dialogue", "scenario"),
-    ]
-    texts = [
-        persona_system_text(
-            variant,
+    """The fullest persona text that fits: drop examples, then scenario, never the prompt.
+    Each shorter text is made only when the fuller one does not fit."""
+    text = ""
+    for blank in ((), ("example_dialogue",), ("example_dialogue", "scenario")):
+        text = persona_system_text(
+            _without(persona, *blank) if blank else persona,
             user=user_name,
             lore=lore,
             closing=closing,
             dice=dice,
             user_description=user_description,
         )
-        for variant in variants
-    ]
-    for text in texts[:-1]:
         if cost(text) <= budget:
             return text
-    return texts[-1]
+    return text
 
 
 def _without(persona: Persona, *blank: str) -> Persona:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from chat.backends.base import BackendConfig, GenerationOptions
 from chat.backends.openai_compat import OpenAICompatBackend
 from chat.models import Message
-from chat.prompting import build_prompt
+from chat.prompting import PER_MESSAGE_OVERHEAD, SAFETY_MARGIN, build_prompt
 from personas.models import Persona
+from personas.prompts import persona_system_text
 
 
 def backend(context_tokens: int) -> OpenAICompatBackend:
@@ -70,3 +73,18 @@ def test_macros_in_history_are_filled(kaladin: Persona) -> None:
         persona=kaladin, history=history, backend=backend(10_000), options=GenerationOptions()
     ).messages
     assert prompt[-1]["content"] == "Hello Kaladin"
+
+
+@pytest.mark.django_db
+def test_examples_are_dropped_before_the_scenario(kaladin: Persona) -> None:
+    without_examples = copy.copy(kaladin)
+    without_examples.example_dialogue = ""
+    text = persona_system_text(without_examples)
+    options = GenerationOptions(max_tokens=100)
+    # Room for exactly the persona without its examples.
+    context = len(text) // 4 + 1 + PER_MESSAGE_OVERHEAD + 100 + SAFETY_MARGIN
+    prompt = build_prompt(
+        persona=kaladin, history=[], backend=backend(context), options=options
+    ).messages
+    assert prompt[0]["content"] == text
+    assert "Scenario:" in text
