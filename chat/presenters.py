@@ -10,13 +10,13 @@ from django.urls import reverse
 from chat.models import Attachment, Chat, Message, UserPersona
 from chat.selectors import chat_members
 from personas.models import Lorebook, Persona
-from personas.prompts import persona_greetings
+from personas.prompts import persona_greeting_count
 
 
 def persona_data(persona: Persona) -> dict[str, Any]:
     """A persona as API clients see it (no prompts, no backend secrets)."""
     return {
-        "greetings": len(persona_greetings(persona)),
+        "greetings": persona_greeting_count(persona),
         "slug": persona.slug,
         "name": persona.name,
         "epithet": persona.epithet,

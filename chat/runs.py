@@ -189,19 +189,24 @@ class ReplyRun:
         generate = asyncio.create_task(self._generate())
         status, error = Message.Status.COMPLETE, None
         try:
-            await asyncio.wait({generate, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not generate.done():
-                generate.cancel()
-                status = Message.Status.CANCELLED
-            await asyncio.gather(generate, return_exceptions=True)
-            if status != Message.Status.CANCELLED:
-                error = generate.exception()
+            try:
+                await asyncio.wait({generate, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not generate.done():  # stopped
+                    generate.cancel()
+                    status = Message.Status.CANCELLED
+                    await asyncio.wait({generate})
+                elif generate.cancelled():
+                    status = Message.Status.CANCELLED
+                else:
+                    error = generate.exception()
+            finally:
+                stop.cancel()
+            await self._finish(status, error)
         finally:
-            stop.cancel()
+            # After ``complete``: leaving the control group is tidying, not the reply.
             if self.control is not None:
                 with contextlib.suppress(Exception):  # a membership left behind expires
                     await self.layer.group_discard(self.control_group, self.control)
-        await self._finish(status, error)
 
     async def _wait_for_stop(self, listening: asyncio.Event) -> None:
         """Until a ``stop`` arrives on the chat's control group. Through a channel-layer

@@ -76,10 +76,22 @@ def persona_greetings(
 ) -> list[str]:
     """Every opening message: the greeting first, then the alternates, macros filled in.
     A group scene opens with the card's group-only greetings when it has some."""
+    return [
+        render_macros(text, char=persona.char_name, user=user)
+        for text in _greeting_texts(persona, group=group)
+    ]
+
+
+def persona_greeting_count(persona: Persona) -> int:
+    """How many opening messages the persona has (without filling in their macros)."""
+    return len(_greeting_texts(persona, group=False))
+
+
+def _greeting_texts(persona: Persona, *, group: bool) -> list[str]:
     texts = [persona.greeting, *(g for g in persona.alternate_greetings if isinstance(g, str))]
     if group:
         texts = [g for g in persona.group_only_greetings if isinstance(g, str)] or texts
-    return [render_macros(t.strip(), char=persona.char_name, user=user) for t in texts if t.strip()]
+    return [text.strip() for text in texts if text.strip()]
 
 
 def persona_greeting(

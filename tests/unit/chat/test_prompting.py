@@ -11,7 +11,7 @@ from chat.backends.openai_compat import OpenAICompatBackend
 from chat.models import Message
 from chat.prompting import PER_MESSAGE_OVERHEAD, SAFETY_MARGIN, build_prompt
 from personas.models import Persona
-from personas.prompts import persona_system_text
+from personas.prompts import persona_greeting_count, persona_greetings, persona_system_text
 
 
 def backend(context_tokens: int) -> OpenAICompatBackend:
@@ -88,3 +88,14 @@ def test_examples_are_dropped_before_the_scenario(kaladin: Persona) -> None:
     ).messages
     assert prompt[0]["content"] == text
     assert "Scenario:" in text
+
+
+def test_greetings_are_counted_as_they_are_offered() -> None:
+    persona = Persona(
+        name="Wit",
+        greeting="Hello, {{user}}.",
+        alternate_greetings=["  ", "A {{random:joke,song}}?", 7, "Goodbye."],
+    )
+    offered = persona_greetings(persona)
+    assert offered[0] == "Hello, User."
+    assert persona_greeting_count(persona) == len(offered) == 3
