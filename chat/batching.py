@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
+
+logger = logging.getLogger(__name__)
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -88,7 +91,11 @@ class DatabaseBatch(Generic[In, Out]):
         results = await self._trip(batch)
         for waiting, result in zip(batch, results, strict=True):
             if not isinstance(result, Exception) and self.then is not None:
-                self.then(result)
+                try:
+                    self.then(result)
+                except Exception as error:  # its follow-up failed, and so does the request
+                    logger.exception("a database batch's follow-up failed")
+                    result = error
             if waiting.future.done():  # its caller was cancelled
                 continue
             if isinstance(result, Exception):

@@ -131,3 +131,20 @@ async def test_kinds_take_turns_in_the_order_they_began_waiting() -> None:
     assert await blocker == 2
     assert [await task for task in waiting] == [10, 4]
     assert order == ["first", "second", "first"]
+
+
+async def test_a_failed_follow_up_fails_its_request_alone(caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder()
+    recorder.release.set()
+
+    def follow_up(doubled: int) -> None:
+        if doubled == 4:
+            raise RuntimeError("could not start")
+
+    batch = DatabaseBatch(recorder, then=follow_up)
+    results = await asyncio.gather(batch(1), batch(2), batch(3), return_exceptions=True)
+
+    assert results[0] == 2
+    assert isinstance(results[1], RuntimeError)
+    assert results[2] == 6
+    assert "follow-up failed" in caplog.text
