@@ -51,12 +51,12 @@ def with_face(message: dict[str, Any], faces: dict[str, dict[str, Any]]) -> dict
 
 
 def with_swipe(
-    messages: list[dict[str, Any]], chat: Chat, *, group: bool = False
+    messages: list[dict[str, Any]], chat: Chat, members: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Before anyone has written, the greeting carries controls to swipe between the
-    persona's greetings (a scene's ``group`` ones, when its card has some), when it has
+    persona's greetings (a scene's group-only ones, when its card has some), when it has
     more than one."""
-    total = len(persona_greetings(chat.persona, group=group))
+    total = len(persona_greetings(chat.persona, group=len(members) > 1))
     if total < 2 or len(messages) != 1 or messages[0]["position"] != 1:
         return messages
     index = chat.greeting_index % total
@@ -156,6 +156,10 @@ class HtmlRenderer:
     def faces(self) -> dict[str, dict[str, Any]]:
         return {member["slug"]: member for member in self.members}
 
+    def _face(self, slug: str) -> dict[str, Any]:
+        """A member's face, or just the slug for one who has left the scene."""
+        return self.faces.get(slug, {"name": slug})
+
     def _render(self, name: str, event: str, **context: Any) -> str:
         base = {
             **limits(),
@@ -201,13 +205,10 @@ class HtmlRenderer:
 
     def _snapshot(self, kind: str, payload: dict[str, Any]) -> str:
         """The whole message list: a connection's own ``welcome``."""
-        group = len(self.members) > 1
-        messages = with_swipe([with_html(m) for m in payload["messages"]], self.chat, group=group)
-        messages = with_faces(messages, self.members)
+        messages = [with_html(m) for m in payload["messages"]]
+        messages = with_faces(with_swipe(messages, self.chat, self.members), self.members)
         self.chat.title = payload["chat"]["title"]
-        queued = [q for m in messages for q in m.get("queued", ())]
-        faces = self.faces
-        speakers = [faces.get(slug, {"name": slug}) for slug in queued]
+        speakers = [self._face(slug) for m in messages for slug in m.get("queued", ())]
         return self._render(
             "ws-welcome", kind, messages=messages, has_more=payload["has_more"], queued=speakers
         )
@@ -215,10 +216,8 @@ class HtmlRenderer:
     def _fragment(self, kind: str, event: dict[str, Any]) -> str | None:
         at = {"at": event.get("at", "")}
         if kind == "cleared":
-            group = len(self.members) > 1
             messages = [with_html(m) for m in event["messages"]]
-            messages = with_swipe(messages, self.chat, group=group)
-            messages = with_faces(messages, self.members)
+            messages = with_faces(with_swipe(messages, self.chat, self.members), self.members)
             return self._render("ws-cleared", kind, messages=messages, **at)
         if kind == "ack":
             user, reply = event["message"], event["reply"]
@@ -248,7 +247,7 @@ class HtmlRenderer:
         if kind == "forked":
             return self._render("ws-forked", kind, chat_id=event["chat_id"])
         if kind == "queued" and "persona" in event:  # a scene's next speaker
-            who = self.faces.get(event["persona"], {"name": event["persona"]})
+            who = self._face(event["persona"])
             return self._render("ws-speaker-queued", kind, who=who, place=event["position"], **at)
         if kind == "queued":
             queued = {"id": event["message_id"], "queue_position": event["position"]}

@@ -44,10 +44,18 @@ def session_is_current(session_key: str | None, user_id: int | None) -> bool:
     data = store.load()
     if data.get(SESSION_KEY) != str(user_id):
         return False
-    user = first_row(get_user_model().objects.filter(pk=user_id))
-    if user is None or not user.is_active:
-        return False
-    return constant_time_compare(data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash())
+    return _signed_in(data, user_id, first_row(get_user_model().objects.filter(pk=user_id)))
+
+
+def _signed_in(session: dict[str, Any], user_id: int, user: Any) -> bool:
+    """Whether the session's data still signs in ``user`` (None: the user is gone): the
+    same user, still active, with the same password since the session began."""
+    return (
+        session.get(SESSION_KEY) == str(user_id)
+        and user is not None
+        and user.is_active
+        and constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash())
+    )
 
 
 def sessions_are_current(checks: Sequence[SessionCheck]) -> list[bool]:
@@ -60,31 +68,21 @@ def sessions_are_current(checks: Sequence[SessionCheck]) -> list[bool]:
     keys = {check.session_key for check in checks if check.session_key}
     rows = store.get_model_class().objects.filter(session_key__in=keys)
     now = timezone.now()
-    # Like the store's own exists() (any row) and load() (an unexpired row, else nothing).
-    found: set[str] = set()
+    # Like the store's own exists() (any row: a key) and load() (an unexpired row's data,
+    # else nothing).
     data: dict[str, dict[str, Any]] = {}
     for key, encoded, expires in rows.values_list("session_key", "session_data", "expire_date"):
-        found.add(key)
         data[key] = store.decode(encoded) if expires > now else {}
     user_ids = {check.user_id for check in checks if check.user_id is not None}
     users = get_user_model().objects.in_bulk(user_ids) if user_ids else {}
     results = []
     for check in checks:
         key, user_id = check.session_key, check.user_id
-        if not key or key not in found:
+        if not key or key not in data:
             results.append(False)
             continue
         if user_id is None:
             results.append(True)
             continue
-        session = data[key]
-        user = users.get(user_id)
-        results.append(
-            session.get(SESSION_KEY) == str(user_id)
-            and user is not None
-            and user.is_active
-            and constant_time_compare(
-                session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
-            )
-        )
+        results.append(_signed_in(data[key], user_id, users.get(user_id)))
     return results

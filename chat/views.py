@@ -56,7 +56,7 @@ def page_messages(chat: Chat, before: int | None = None) -> tuple[list[dict], bo
     members = members_data(chat)
     messages = with_faces([with_html(message_data(m)) for m in window.messages], members)
     if before is None:
-        messages = with_swipe(messages, chat, group=len(members) > 1)
+        messages = with_swipe(messages, chat, members)
     return messages, window.has_more
 
 
@@ -256,8 +256,7 @@ def chat_greeting_view(request: HttpRequest, chat_id: str) -> HttpResponse:
         return refused(error)
     chat = messages[0].chat
     context = chat_context(chat)
-    group = len(context["members"]) > 1
-    greeting = with_swipe([with_html(message_data(messages[0]))], chat, group=group)
+    greeting = with_swipe([with_html(message_data(messages[0]))], chat, context["members"])
     context["message"] = with_faces(greeting, context["members"])[0]
     return render(request, "chat/chat.html#message", context)
 
