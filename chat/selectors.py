@@ -335,25 +335,8 @@ def prompt_histories(
     (written out: the ORM's compiling cost more than running it)."""
     if not wanted:
         return []
-    quote = connection.ops.quote_name
-    table = quote(Message._meta.db_table)
-    chat_pk = Chat._meta.pk
-    usable = [Message.Status.COMPLETE, Message.Status.CANCELLED, Message.Status.INTERRUPTED]
-    columns = "id, chat_id, role, content, position, lore, attachment_count, speaker, present"
-    one_chat = f"""
-        SELECT * FROM (
-            SELECT {columns} FROM {table}
-            WHERE chat_id = %s AND position < %s AND status IN (%s, %s, %s)
-                AND NOT (content = '' AND attachment_count = 0)
-            ORDER BY position DESC LIMIT %s
-        ) newest
-    """
-    params: list[Any] = []
-    for chat, position in wanted:
-        params += [chat_pk.get_db_prep_value(chat.pk, connection), position, *usable, limit]
-    sql = " UNION ALL ".join([one_chat] * len(wanted))
     # A chat asked for twice (two positions) may bring a row twice.
-    unique = {row.pk: row for row in Message.objects.raw(sql, params)}
+    unique = {row.pk: row for row in _history_rows(wanted, limit)}
     rows = sorted(unique.values(), key=lambda row: row.position)
     by_chat: dict[uuid.UUID, list[Message]] = {}
     for row in with_attachments(rows):
@@ -362,6 +345,51 @@ def prompt_histories(
         [row for row in by_chat.get(chat.pk, []) if row.position < position][-limit:]
         for chat, position in wanted
     ]
+
+
+_HISTORY_COLUMNS = "id, chat_id, role, content, position, lore, attachment_count, speaker, present"
+_HISTORY_USABLE = (Message.Status.COMPLETE, Message.Status.CANCELLED, Message.Status.INTERRUPTED)
+_HISTORY_WHERE = """position < {before} AND status IN (%s, %s, %s)
+    AND NOT (content = '' AND attachment_count = 0)"""
+# SQLite allows 500 terms in a compound SELECT: a burst of turns is read in parts.
+_HISTORY_UNION_TERMS = 200
+
+
+def _history_rows(wanted: Sequence[tuple[Chat, int]], limit: int) -> list[Message]:
+    """Each (chat, position)'s newest usable rows before the position. PostgreSQL walks
+    the wanted pairs in one lateral join, planned once however many there are (a union
+    of one query per chat took 1.6 ms to plan for 20 chats, 41 ms for 200); elsewhere a
+    union of one query per chat."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    chat_pk = Chat._meta.pk
+    chat_ids = [chat_pk.get_db_prep_value(chat.pk, connection) for chat, _ in wanted]
+    if connection.vendor == "postgresql":
+        sql = f"""
+            SELECT newest.* FROM unnest(%s::uuid[], %s::bigint[]) AS wanted (chat, below)
+            CROSS JOIN LATERAL (
+                SELECT {_HISTORY_COLUMNS} FROM {table}
+                WHERE chat_id = wanted.chat AND {_HISTORY_WHERE.format(before="wanted.below")}
+                ORDER BY position DESC LIMIT %s
+            ) newest
+        """
+        positions = [position for _, position in wanted]
+        return list(Message.objects.raw(sql, [chat_ids, positions, *_HISTORY_USABLE, limit]))
+    one_chat = f"""
+        SELECT * FROM (
+            SELECT {_HISTORY_COLUMNS} FROM {table}
+            WHERE chat_id = %s AND {_HISTORY_WHERE.format(before="%s")}
+            ORDER BY position DESC LIMIT %s
+        ) newest
+    """
+    rows: list[Message] = []
+    pairs = list(zip(chat_ids, [position for _, position in wanted], strict=True))
+    for start in range(0, len(pairs), _HISTORY_UNION_TERMS):
+        part = pairs[start : start + _HISTORY_UNION_TERMS]
+        params: list[Any] = []
+        for chat_id, position in part:
+            params += [chat_id, position, *_HISTORY_USABLE, limit]
+        rows += Message.objects.raw(" UNION ALL ".join([one_chat] * len(part)), params)
+    return rows
 
 
 def with_attachments(messages: list[Message]) -> list[Message]:

@@ -62,6 +62,17 @@ def test_each_chat_gets_its_own_usable_history_newest_last(kaladin: Persona) -> 
     assert all(m.chat_id == second.pk for m in other)
 
 
+def test_a_burst_of_any_size_reads_its_histories(kaladin: Persona) -> None:
+    # SQLite refuses a union of more than 500 queries: a flood of turns must still read.
+    chat = chat_create(owner=ME, persona=kaladin)
+    Message.objects.create(chat=chat, role="user", content="Hello", position=2)
+
+    histories = prompt_histories([(chat, 3)] * 501)
+
+    assert len(histories) == 501
+    assert all([m.content for m in history][-1] == "Hello" for history in histories)
+
+
 def test_turn_chats_are_the_owners_only_in_the_order_asked(kaladin: Persona) -> None:
     mine, theirs = (
         chat_create(owner=ME, persona=kaladin),
