@@ -5,8 +5,9 @@ Every blocking database call from the event loop runs on one thread (Channels'
 turns would queue there one after another, each compiling and sending its own queries. A
 ``DatabaseBatch`` hands the thread everything that arrived while it was busy in one trip,
 to a function that does the work of many requests at once: twenty turns in four queries
-instead of eighty. A request that finds the thread idle goes at once, alone, so nobody
-waits for a batch to fill.
+instead of eighty. A request that finds the thread idle goes one turn of the event loop
+later, with whatever was asked in that turn (a burst of frames is read a few sockets at a
+time), so nobody waits for a batch to fill.
 
 All batches on an event loop share one line, as they share the one thread: while any
 trip is under way, every request waits in the line, and each trip takes every waiting
@@ -124,6 +125,7 @@ async def _drain(line: _Line) -> None:
     the kind that has waited longest, then the callers it answered run before the next."""
     serving: list[_Waiting[Any, Any]] = []
     try:
+        await asyncio.sleep(0)  # the rest of a burst, read in this turn of the loop
         while line.waiting:
             batch = next(iter(line.waiting))
             serving = line.waiting.pop(batch)

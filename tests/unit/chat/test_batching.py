@@ -44,6 +44,20 @@ async def test_requests_arriving_during_a_trip_go_together_in_the_next() -> None
     assert recorder.trips == [[1], [2, 3, 4]]
 
 
+async def test_a_request_asked_in_the_next_turn_of_the_loop_joins_the_first() -> None:
+    # The frames of a burst are read a few sockets at a time: one loop turn apart.
+    recorder = Recorder()
+    recorder.release.set()
+    batch = DatabaseBatch(recorder)
+
+    async def next_turn(number: int) -> int:
+        await asyncio.sleep(0)
+        return await batch(number)
+
+    assert await asyncio.gather(batch(1), next_turn(2)) == [2, 4]
+    assert recorder.trips == [[1, 2]]
+
+
 async def test_a_refused_request_fails_alone() -> None:
     recorder = Recorder()
     recorder.release.set()
