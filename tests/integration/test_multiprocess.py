@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from websockets.asyncio.client import ClientConnection
 
@@ -215,3 +216,33 @@ async def test_a_scene_runs_across_processes_and_stops_from_the_other(
     assert not [e for e in after if e["type"] == "ack"]  # Adolin's turn went with the stop
     await sender.close()
     await viewer.close()
+
+
+async def test_a_crowd_of_visitors_borrows_pooled_connections(
+    servers: tuple[str, str], database: str
+) -> None:
+    # Every HTTP request runs its database work on a thread of its own. Each used to open
+    # a connection and leave it open: 120 visitors ran PostgreSQL out of connections.
+    host = servers[0]
+    at_once = asyncio.Semaphore(40)
+
+    async def visit() -> int:
+        async with at_once, httpx.AsyncClient(base_url=f"http://{host}", timeout=30) as client:
+            await client.get("/")
+            created = await client.post(
+                "/api/chats/",
+                json={"persona": "kaladin"},
+                headers={"X-CSRFToken": client.cookies["csrftoken"]},
+            )
+            return created.status_code
+
+    statuses = await asyncio.gather(*(visit() for _ in range(120)))
+
+    assert statuses == [201] * 120
+    name = database.rsplit("/", 1)[1]
+    with psycopg.connect(database.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
+        ).fetchone()
+    assert row is not None
+    assert row[0] <= 2 * 20  # two processes, DB_POOL_SIZE each
