@@ -12,9 +12,13 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self) -> None:
+        from django.core.signals import request_finished
         from django.db.models.signals import post_delete
 
         from chat.models import Attachment
+        from stormchat.connections import close_request_connections
+
+        request_finished.connect(close_request_connections, dispatch_uid="request-connections")
 
         # However an attachment goes (removed, or with its message or chat), its files
         # go too, once the deletion is committed: they hold someone's private pictures.

@@ -1,0 +1,73 @@
+"""A crowd of visitors leaves no database connections behind (real daphne, SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes.llm_server import Reply, openai_sse, serve_in_thread
+
+from .servers import daphne, free_port, prepare_database
+
+pytestmark = pytest.mark.slow
+VISITORS = 200
+AT_ONCE = 20
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
+    """Stormchat on its own SQLite file: its host, its process id and the file."""
+    database = tmp_path / "db.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env |= {"DATABASE_URL": f"sqlite:///{database}", "RATE_LIMIT_ANON_SESSIONS": "10000"}
+    env |= {"RATE_LIMIT_ANON_CHATS": "10000", "LLM_BACKEND": "openai"}
+    prepare_database(env)
+    port = free_port()
+    with serve_in_thread(Reply(body=openai_sse(["Hi"]))) as upstream:
+        env["LLM_BASE_URL"] = f"{upstream.url}/v1"
+        with daphne(port, env) as process:
+            yield f"127.0.0.1:{port}", process.pid, database
+
+
+def open_files(pid: int, database: Path) -> int:
+    """How many of the process's file descriptors are the database or its journal."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        count += target.startswith(str(database))
+    return count
+
+
+async def test_each_request_closes_the_connection_it_opened(
+    server: tuple[str, int, Path],
+) -> None:
+    # Every HTTP request runs its database work on a thread of its own, which opened a
+    # connection and left it open (three files each, with the journal) for the garbage
+    # collector to find. SQLite keeps a closed connection's files for the next one while
+    # others in the process hold locks on them: what is open follows the requests in
+    # flight, not the requests served.
+    host, pid, database = server
+    at_once = asyncio.Semaphore(AT_ONCE)
+
+    async def visit() -> int:
+        async with at_once, httpx.AsyncClient(base_url=f"http://{host}", timeout=30) as client:
+            await client.get("/")
+            created = await client.post(
+                "/api/chats/",
+                json={"persona": "kaladin"},
+                headers={"X-CSRFToken": client.cookies["csrftoken"]},
+            )
+            return created.status_code
+
+    statuses = await asyncio.gather(*(visit() for _ in range(VISITORS)))
+
+    assert statuses == [201] * VISITORS
+    assert open_files(pid, database) <= 3 * AT_ONCE
