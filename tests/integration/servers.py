@@ -131,6 +131,19 @@ def new_visitor_chat(host: str, persona: str = "kaladin") -> tuple[str, str]:
         return created.json()["id"], client.cookies["sessionid"]
 
 
+async def visitor_makes_a_chat(host: str, persona: str = "kaladin") -> int:
+    """A new anonymous visitor of a real server opens the home page and makes a chat
+    through the JSON API: the status code of that."""
+    async with httpx.AsyncClient(base_url=f"http://{host}", timeout=30) as client:
+        await client.get("/")
+        created = await client.post(
+            "/api/chats/",
+            json={"persona": persona},
+            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        return created.status_code
+
+
 async def open_chat_socket(host: str, chat_id: str, cookie: str) -> ClientConnection:
     """A JSON socket to a chat on a real server, its ``welcome`` read into ``.welcome``."""
     ws = await connect(

@@ -7,12 +7,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.fakes.llm_server import Reply, openai_sse, serve_in_thread
 
-from .servers import daphne, free_port, prepare_database
+from .servers import daphne, free_port, prepare_database, visitor_makes_a_chat
 
 pytestmark = pytest.mark.slow
 VISITORS = 200
@@ -58,14 +57,8 @@ async def test_each_request_closes_the_connection_it_opened(
     at_once = asyncio.Semaphore(AT_ONCE)
 
     async def visit() -> int:
-        async with at_once, httpx.AsyncClient(base_url=f"http://{host}", timeout=30) as client:
-            await client.get("/")
-            created = await client.post(
-                "/api/chats/",
-                json={"persona": "kaladin"},
-                headers={"X-CSRFToken": client.cookies["csrftoken"]},
-            )
-            return created.status_code
+        async with at_once:
+            return await visitor_makes_a_chat(host)
 
     statuses = await asyncio.gather(*(visit() for _ in range(VISITORS)))
 

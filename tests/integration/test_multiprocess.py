@@ -23,6 +23,7 @@ from .servers import (
     new_visitor_chat,
     open_chat_socket,
     own_postgres_database,
+    visitor_makes_a_chat,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -227,14 +228,8 @@ async def test_a_crowd_of_visitors_borrows_pooled_connections(
     at_once = asyncio.Semaphore(40)
 
     async def visit() -> int:
-        async with at_once, httpx.AsyncClient(base_url=f"http://{host}", timeout=30) as client:
-            await client.get("/")
-            created = await client.post(
-                "/api/chats/",
-                json={"persona": "kaladin"},
-                headers={"X-CSRFToken": client.cookies["csrftoken"]},
-            )
-            return created.status_code
+        async with at_once:
+            return await visitor_makes_a_chat(host)
 
     statuses = await asyncio.gather(*(visit() for _ in range(120)))
 
