@@ -363,6 +363,7 @@ def _history_rows(wanted: Sequence[tuple[Chat, int]], limit: int) -> list[Messag
     table = connection.ops.quote_name(Message._meta.db_table)
     chat_pk = Chat._meta.pk
     chat_ids = [chat_pk.get_db_prep_value(chat.pk, connection) for chat, _ in wanted]
+    positions = [position for _, position in wanted]
     if connection.vendor == "postgresql":
         sql = f"""
             SELECT newest.* FROM unnest(%s::uuid[], %s::bigint[]) AS wanted (chat, below)
@@ -372,7 +373,6 @@ def _history_rows(wanted: Sequence[tuple[Chat, int]], limit: int) -> list[Messag
                 ORDER BY position DESC LIMIT %s
             ) newest
         """
-        positions = [position for _, position in wanted]
         return list(Message.objects.raw(sql, [chat_ids, positions, *_HISTORY_USABLE, limit]))
     one_chat = f"""
         SELECT * FROM (
@@ -382,7 +382,7 @@ def _history_rows(wanted: Sequence[tuple[Chat, int]], limit: int) -> list[Messag
         ) newest
     """
     rows: list[Message] = []
-    pairs = list(zip(chat_ids, [position for _, position in wanted], strict=True))
+    pairs = list(zip(chat_ids, positions, strict=True))
     for start in range(0, len(pairs), _HISTORY_UNION_TERMS):
         part = pairs[start : start + _HISTORY_UNION_TERMS]
         params: list[Any] = []

@@ -30,7 +30,8 @@ if "twisted.internet.reactor" in sys.modules:
     reactor.callWhenRunning(lambda: reactor.callLater(0, start_sweeper))  # type: ignore[attr-defined]
     # What is loaded by now (Django, the modules, the personas) lives as long as the
     # process: frozen, it is left out of the collector's full passes, which stop every
-    # stream while they run (bench S2 then S3: full passes of 40-150 ms, median 66, became
-    # 4-121 ms, median 18; one landing in a burst of 20 replies cost it 5 % of delivery).
+    # stream while they run (bench S1, S2, S2H then S3: full passes of 39-151 ms, median 66,
+    # became 4.5-52 ms, median 29; one landing in a burst of 20 replies cost it 5 % of
+    # delivery).
     gc.collect()
     gc.freeze()

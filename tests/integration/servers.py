@@ -102,6 +102,15 @@ def daphne(port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
 def stormchat_on_sqlite(database: Path, llm_url: str, **settings: str) -> Iterator[str]:
     """A migrated, seeded Stormchat under daphne on its own SQLite file, answering with the
     OpenAI-compatible backend at ``llm_url``; yields ``host:port``."""
+    with stormchat_process_on_sqlite(database, llm_url, **settings) as (host, _):
+        yield host
+
+
+@contextmanager
+def stormchat_process_on_sqlite(
+    database: Path, llm_url: str, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``stormchat_on_sqlite``, yielding its daphne process too: ``(host:port, process)``."""
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
     env |= {
         "DATABASE_URL": f"sqlite:///{database}",
@@ -113,8 +122,8 @@ def stormchat_on_sqlite(database: Path, llm_url: str, **settings: str) -> Iterat
     # Production mode (DEBUG=0) serves collected, hashed static files.
     prepare_database(env, collectstatic=settings.get("DEBUG") == "0")
     port = free_port()
-    with daphne(port, env):
-        yield f"127.0.0.1:{port}"
+    with daphne(port, env) as process:
+        yield f"127.0.0.1:{port}", process
 
 
 def new_visitor_chat(host: str, persona: str = "kaladin") -> tuple[str, str]:

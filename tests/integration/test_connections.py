@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes.llm_server import Reply, openai_sse, serve_in_thread
 
-from .servers import daphne, free_port, prepare_database, visitor_makes_a_chat
+from .servers import stormchat_process_on_sqlite, visitor_makes_a_chat
 
 pytestmark = pytest.mark.slow
 VISITORS = 200
@@ -22,15 +22,12 @@ AT_ONCE = 20
 def server(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
     """Stormchat on its own SQLite file: its host, its process id and the file."""
     database = tmp_path / "db.sqlite3"
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env |= {"DATABASE_URL": f"sqlite:///{database}", "RATE_LIMIT_ANON_SESSIONS": "10000"}
-    env |= {"RATE_LIMIT_ANON_CHATS": "10000", "LLM_BACKEND": "openai"}
-    prepare_database(env)
-    port = free_port()
-    with serve_in_thread(Reply(body=openai_sse(["Hi"]))) as upstream:
-        env["LLM_BASE_URL"] = f"{upstream.url}/v1"
-        with daphne(port, env) as process:
-            yield f"127.0.0.1:{port}", process.pid, database
+    limits = {"RATE_LIMIT_ANON_SESSIONS": "10000", "RATE_LIMIT_ANON_CHATS": "10000"}
+    with (
+        serve_in_thread(Reply(body=openai_sse(["Hi"]))) as upstream,
+        stormchat_process_on_sqlite(database, f"{upstream.url}/v1", **limits) as (host, process),
+    ):
+        yield host, process.pid, database
 
 
 def open_files(pid: int, database: Path) -> int:
