@@ -23,6 +23,9 @@ class CompiledEntry:
     label: str
     text: str  # the content without its decorators
     keys: tuple[Key, ...]
+    # The plain words of ``keys``, when every key is one (None: a regex key needs its own
+    # search): an entry none of whose words is in the text can't match by its keys.
+    needles: frozenset[str] | None
     secondary: tuple[Key, ...]
     logic: str
     additional: tuple[Key, ...]
@@ -73,12 +76,14 @@ def compile_entry(entry: LoreEntry, book_name: str) -> CompiledEntry:
         position = decorators.POSITIONS[decorated.values["position"]]
     elif decorated.has("depth"):
         position, depth = LoreEntry.Position.AT_DEPTH, max(decorated.number("depth") or 0, 0)
+    keys = compile_keys(entry.keys, **compiled_keys)
     return CompiledEntry(
         id=entry.pk,
         book=book_name,
         label=entry.label,
         text=decorated.text.strip(),
-        keys=compile_keys(entry.keys, **compiled_keys),
+        keys=keys,
+        needles=frozenset(k.needle for k in keys) if all(k.needle for k in keys) else None,
         secondary=compile_keys(entry.secondary_keys, **compiled_keys) if entry.selective else (),
         logic=entry.selective_logic,
         additional=compile_keys(decorated.words("additional_keys"), **compiled_keys),

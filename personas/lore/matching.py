@@ -48,6 +48,8 @@ class Found:
     folded_words: frozenset[str]
     exact: frozenset[str]
     exact_words: frozenset[str]
+    # Every needle found, whatever its case rule or word boundaries.
+    anywhere: frozenset[str]
 
 
 class Needles:
@@ -64,7 +66,7 @@ class Needles:
         if found is None:
             folded, folded_words = _search(self.folded, text.lower)
             exact, exact_words = _search(self.exact, text.raw)
-            found = Found(folded, folded_words, exact, exact_words)
+            found = Found(folded, folded_words, exact, exact_words, folded | exact)
             text.found[id(self)] = found
         return found
 
