@@ -58,6 +58,7 @@ TARGETS = [
     ("S2", "added_ttft_p99_ms", "<=", 60, "S2 added TTFT p99 (ms)"),
     ("S2", "delivery_ratio_p50", ">=", 0.98, "S2 delivered / backend rate"),
     ("S3", "delivery_ratio_p50", ">=", 0.95, "S3 delivered / backend rate"),
+    ("S3", "delivery_vs_relay_p50", ">=", 0.95, "S3 delivered / relay's, median of rounds"),
     ("S5", "viewer_delivery_ratio_p50", ">=", 0.95, "S5 delivered across processes"),
     ("S7", "ratio", ">=", 0.95, "S7 app / raw llama.cpp tokens/s"),
     ("S2", "cpu_ms_per_1000_tokens", "<=", 50, "S2 server CPU ms per 1,000 tokens"),

@@ -94,11 +94,20 @@ async def s1_idle(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 async def concurrent_streams(
-    ctx: dict[str, Any], *, streams: int, rate: float, tokens: int, html: bool = False
+    ctx: dict[str, Any],
+    *,
+    streams: int,
+    rate: float,
+    tokens: int,
+    html: bool = False,
+    rounds: int = 1,
 ) -> dict[str, Any]:
     """``streams`` replies at once: TTFT, delivery, CPU, memory, frames, bytes, DB writes.
     ``html``: the clients are browser pages (HTML fragments), one visitor each (a page also
-    hears its owner's history list, so one visitor with 200 tabs would be another test)."""
+    hears its owner's history list, so one visitor with 200 tabs would be another test).
+    ``rounds``: bursts of the app, each followed by the same burst through the relay; the
+    delivery against the relay is each round's, and their median (one burst's p50 moves
+    with whatever else the machine does in that second)."""
     await configure_backend(ctx["backend_port"], tokens=tokens, rate=rate, ttft_ms=0, jitter=0.1)
     if html:
         sessions = await gather_limited([new_session(ctx["app"], 1) for _ in range(streams)], 20)
@@ -131,6 +140,7 @@ async def concurrent_streams(
     await asyncio.sleep(1.5)  # PostgreSQL publishes table stats within a second
     writes_after = table_writes(ctx["database_url"])
     writes = {k: (writes_after[k] - writes_before[k]) / streams for k in writes_after}
+    turn_writes = turn_rows(ctx["database_url"], [chat for chat, _ in visits]) / streams + 1
     for ws in sockets:
         await ws.close()
 
@@ -143,19 +153,21 @@ async def concurrent_streams(
             *(direct_turn(client, ctx["backend_url"]) for _ in range(streams))
         )
     direct_cpu = time.process_time() - direct_cpu_before
-    relay_sockets = await gather_limited(
-        [open_socket(ctx["relay"], "", "", path="/") for _ in range(streams)], 50
-    )
-    for ws in relay_sockets:
-        await ws.recv()
-    relay = await asyncio.gather(*(run_turn(ws) for ws in relay_sockets))
-    for ws in relay_sockets:
-        await ws.close()
-
-    delivered_tokens = streams * tokens
+    relay = await relay_burst(ctx, streams)
 
     def total(turn: Turn) -> float:
         return turn.ttft + turn.duration
+
+    def against_relay(app: list[Turn], relay: list[Turn]) -> float:
+        """The app's delivery as a share of the relay's (ratio of p50 totals)."""
+        return percentile([total(t) for t in relay], 0.5) / percentile([total(t) for t in app], 0.5)
+
+    paired = [against_relay(app, relay)]
+    for _ in range(rounds - 1):
+        again = await app_burst(ctx, visits, html=html)
+        paired.append(against_relay(again, await relay_burst(ctx, streams)))
+
+    delivered_tokens = streams * tokens
 
     # Delivery: how long the whole reply took to reach the client, against the backend
     # streamed straight to httpx (ratio of p50 totals; 1.0 means no slower than direct).
@@ -182,6 +194,9 @@ async def concurrent_streams(
         "delivery_ratio_p50": direct_total / percentile([total(t) for t in app], 0.5),
         "delivery_ratio_worst": direct_total / max(total(t) for t in app),
         "relay_delivery_ratio_p50": direct_total / percentile([total(t) for t in relay], 0.5),
+        # The issue's S3 target: the app's delivery as a share of the relay's, per round.
+        "delivery_vs_relay_rounds": [round(r, 4) for r in paired],
+        "delivery_vs_relay_p50": statistics.median(paired),
         "cpu_ms_per_1000_tokens": cpu * 1000 / delivered_tokens * 1000,
         "direct_httpx_cpu_ms_per_1000_tokens": direct_cpu * 1000 / delivered_tokens * 1000,
         # The rest of the server's CPU is the kernel's (its sockets, on the same core).
@@ -191,14 +206,41 @@ async def concurrent_streams(
         "bytes_per_stream": percentile([float(t.bytes) for t in app], 0.5),
         # A turn writes two message rows (user message and reply) and the reply's final
         # state once; every other message update is a flush of streaming text.
-        "db_turn_writes": turn_rows(ctx["database_url"], [chat for chat, _ in visits]) / streams
-        + 1,
+        "db_turn_writes": turn_writes,
         "db_flushes_per_reply_second": (writes["message_upd"] - 1)
         / statistics.fmean(t.duration for t in app),
         # The chat row: updated_at (history order) and, on a first exchange, the title.
         "db_chat_updates_per_turn": writes["chat_upd"],
         "wrong_texts": check_texts(list(app), tokens),
     }
+
+
+async def app_burst(
+    ctx: dict[str, Any], visits: list[tuple[str, str]], *, html: bool = False
+) -> list[Turn]:
+    """One turn in each visited chat at once, on fresh sockets."""
+    sockets = await gather_limited(
+        [open_socket(ctx["app"], chat, cookie, html=html) for chat, cookie in visits], 50
+    )
+    for ws in sockets:
+        await ws.recv()
+    turns = await asyncio.gather(*(run_turn(ws, html=html) for ws in sockets))
+    for ws in sockets:
+        await ws.close()
+    return list(turns)
+
+
+async def relay_burst(ctx: dict[str, Any], streams: int) -> list[Turn]:
+    """``streams`` turns at once through the relay (the transport floor)."""
+    sockets = await gather_limited(
+        [open_socket(ctx["relay"], "", "", path="/") for _ in range(streams)], 50
+    )
+    for ws in sockets:
+        await ws.recv()
+    turns = await asyncio.gather(*(run_turn(ws) for ws in sockets))
+    for ws in sockets:
+        await ws.close()
+    return list(turns)
 
 
 async def s2_load(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -217,8 +259,8 @@ async def reference_load(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 async def s3_fast(ctx: dict[str, Any]) -> dict[str, Any]:
-    """20 concurrent streams at 500 tokens/s."""
-    return await concurrent_streams(ctx, streams=scaled(20), rate=500, tokens=400)
+    """20 concurrent streams at 500 tokens/s, five bursts, each paired with the relay's."""
+    return await concurrent_streams(ctx, streams=scaled(20), rate=500, tokens=400, rounds=5)
 
 
 async def s4_idle_and_churn(ctx: dict[str, Any]) -> dict[str, Any]:
