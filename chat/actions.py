@@ -40,6 +40,7 @@ from chat.errors import (
     NotFound,
     NothingToSay,
     NotStreaming,
+    SessionEnded,
     TooManyChats,
     UnknownPersona,
     VisionUnsupported,
@@ -64,6 +65,7 @@ from chat.selectors import (
     prompt_histories,
 )
 from chat.services.chats import KEEP, Keep
+from chat.sessions import SessionCheck, sessions_are_current
 from chat.speech.engines import Audio as SpeechAudio
 from chat.speech.engines import VoiceSpec, speech_engine
 from chat.speech.store import spoken
@@ -381,6 +383,7 @@ async def turn_send(
     backend_name: str | None = None,
     rate_limited: bool = True,
     address: str | None = None,
+    session: SessionCheck | None = None,
     persona: str | None = None,
 ) -> ReplyJob | Posted:
     """Send a message, with the chat's unsent ``attachments`` (uploaded first); the
@@ -396,6 +399,7 @@ async def turn_send(
         backend_name=backend_name,
         rate_limited=rate_limited,
         address=address,
+        session=session,
         content=content,
         attachments=tuple(attachments),
         persona=persona,
@@ -449,6 +453,7 @@ async def turn_nudge(
     persona: str,
     rate_limited: bool = True,
     address: str | None = None,
+    session: SessionCheck | None = None,
 ) -> ReplyJob | Posted:
     """A scene member speaks without a new message from the person. Its run publishes
     ``ack`` (no user message), ``stream``..., then ``complete``."""
@@ -459,6 +464,7 @@ async def turn_nudge(
         backend_name=None,
         rate_limited=rate_limited,
         address=address,
+        session=session,
         persona=persona,
     )
 
@@ -521,6 +527,7 @@ async def turn_regenerate(
     backend_name: str | None = None,
     rate_limited: bool = True,
     address: str | None = None,
+    session: SessionCheck | None = None,
 ) -> ReplyJob:
     """Write the last reply again (its ``ack`` lists the replaced reply as removed)."""
     return await _turn(
@@ -530,6 +537,7 @@ async def turn_regenerate(
         backend_name=backend_name,
         rate_limited=rate_limited,
         address=address,
+        session=session,
     )
 
 
@@ -563,6 +571,7 @@ async def turn_continue(
     backend_name: str | None = None,
     rate_limited: bool = True,
     address: str | None = None,
+    session: SessionCheck | None = None,
 ) -> ReplyJob:
     """Extend the last reply: its ``ack`` says ``continued``, and its ``stream`` events
     carry that message's id and add to its text."""
@@ -573,6 +582,7 @@ async def turn_continue(
         backend_name=backend_name,
         rate_limited=rate_limited,
         address=address,
+        session=session,
     )
 
 
@@ -704,6 +714,9 @@ class TurnRequest:
     after: str | None = None
     queue: tuple[str, ...] = ()
     auto: int = 0
+    # A socket's session, checked in the turn's own trip to the database (not one of its
+    # own first): a turn of an ended session is refused with SessionEnded, saving nothing.
+    session: SessionCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -738,10 +751,14 @@ def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Posted | Exc
     job (or the message, when nobody answers) or the ChatError it raises. No model work
     happens here: the run counts tokens."""
     results: list[ReplyJob | Posted | Exception] = [NotFound("No such chat.")] * len(requests)
+    ended = _sessions_ended(requests)
     chats = chats_for_turns([(request.chat_id, request.owner) for request in requests])
     casts = members_of_chats([chat.pk for chat in chats if chat is not None])
     started: dict[int, _Start] = {}
     for index, (request, chat) in enumerate(zip(requests, chats, strict=True)):
+        if index in ended:
+            results[index] = SessionEnded("Your session has ended. Sign in again.")
+            continue
         try:
             if request.rate_limited:
                 count_attempt(request.owner, request.address)
@@ -797,6 +814,13 @@ def _save_turns(requests: Sequence[TurnRequest]) -> list[ReplyJob | Posted | Exc
             auto=request.auto,
         )
     return results
+
+
+def _sessions_ended(requests: Sequence[TurnRequest]) -> set[int]:
+    """The indexes of the requests whose socket's session has ended (one query for all)."""
+    checked = [(index, r.session) for index, r in enumerate(requests) if r.session is not None]
+    current = sessions_are_current([check for _, check in checked]) if checked else []
+    return {index for (index, _), ok in zip(checked, current, strict=True) if not ok}
 
 
 def _speakers(

@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import actions, metrics
-from chat.errors import BadRequest, NotStreaming, as_chat_error
+from chat.errors import BadRequest, NotStreaming, SessionEnded, as_chat_error
 from chat.events import auth_group, chat_group, owner_group
 from chat.inputs import (
     attachment_ids,
@@ -40,6 +40,10 @@ from personas.selectors import persona_list_active
 
 # Sent when the chat does not exist or is not the caller's: both look the same.
 CLOSE_NOT_FOUND = 4404
+
+# Frames whose turn checks the socket's session in its own trip to the database (every
+# other frame checks it first, in a trip of its own).
+TURN_FRAMES = frozenset({"chat", "nudge", "regenerate", "continue"})
 
 
 class ChatConsumer(ChatSocket):
@@ -124,9 +128,6 @@ class ChatConsumer(ChatSocket):
             await self.send_error("too_many_frames", f"More than {rate:g} frames a second.")
             await self._end(CLOSE_TOO_MANY)
             return
-        if not await self._session_is_current():
-            await self._end(CLOSE_SESSION_ENDED)
-            return
         raw = text_data if text_data is not None else bytes_data or b""
         size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
         if size > settings.WS_MAX_FRAME_BYTES:
@@ -147,8 +148,14 @@ class ChatConsumer(ChatSocket):
         if handler is None:
             await self.send_error("unknown_type", f"Unknown type {data['type'][:40]!r}.")
             return
+        # A turn's session is checked in the turn's own trip to the database.
+        if data["type"] not in TURN_FRAMES and not await self._session_is_current():
+            await self._end(CLOSE_SESSION_ENDED)
+            return
         try:
             await handler(self, data)
+        except SessionEnded:
+            await self._end(CLOSE_SESSION_ENDED)
         except Exception as error:  # every failure is an error event; the socket stays
             failure = as_chat_error(error)
             await self.send_error(failure.code, failure.message, **failure.fields())
@@ -163,6 +170,7 @@ class ChatConsumer(ChatSocket):
             content=content,
             attachments=attachment_ids(data.get("attachments")),
             address=self._address(),
+            session=self._session(),
             persona=slug_input(data.get("persona"), required=False),
         )
 
@@ -172,6 +180,7 @@ class ChatConsumer(ChatSocket):
             chat_id=self._chat_id(),
             persona=slug_input(data.get("persona")),
             address=self._address(),
+            session=self._session(),
         )
 
     async def on_scene(self, data: dict[str, Any]) -> None:
@@ -191,7 +200,10 @@ class ChatConsumer(ChatSocket):
 
     async def on_regenerate(self, data: dict[str, Any]) -> None:
         await actions.turn_regenerate(
-            owner=self.owner, chat_id=self._chat_id(), address=self._address()
+            owner=self.owner,
+            chat_id=self._chat_id(),
+            address=self._address(),
+            session=self._session(),
         )
 
     async def on_edit(self, data: dict[str, Any]) -> None:
@@ -207,7 +219,10 @@ class ChatConsumer(ChatSocket):
 
     async def on_continue(self, data: dict[str, Any]) -> None:
         await actions.turn_continue(
-            owner=self.owner, chat_id=self._chat_id(), address=self._address()
+            owner=self.owner,
+            chat_id=self._chat_id(),
+            address=self._address(),
+            session=self._session(),
         )
 
     async def on_swipe(self, data: dict[str, Any]) -> None:

@@ -180,6 +180,14 @@ class UnknownPersona(ChatError):
     code = "unknown_persona"
 
 
+class SessionEnded(ChatError):
+    """The session a socket was opened with is gone (a logout, a password change
+    elsewhere): the socket is closed with 4401 rather than told."""
+
+    code = "session_ended"
+    http_status = 401
+
+
 class NotAMember(ChatError):
     """A persona asked to speak in a scene it is not in, or is muted in."""
 

@@ -32,9 +32,13 @@ class ChatSocket(AsyncWebsocketConsumer):
         client = self.scope.get("client")
         return str(client[0]) if client else None
 
+    def _session(self) -> SessionCheck:
+        """The session the socket was opened with, and the user it was opened for."""
+        session = self.scope.get("session")
+        key = session.session_key if session is not None else None
+        return SessionCheck(key, self.owner.user_id)
+
     async def _session_is_current(self) -> bool:
         """Whether the session the socket was opened with is still good (a logout or a
         password change elsewhere ends it)."""
-        session = self.scope.get("session")
-        key = session.session_key if session is not None else None
-        return await _session_checks(SessionCheck(key, self.owner.user_id))
+        return await _session_checks(self._session())

@@ -130,8 +130,16 @@ async def test_a_password_change_closes_the_other_sessions_sockets(
     assert await stale.receive_output(5) == {"type": "websocket.close", "code": 4404}
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "chat", "content": "still me?"},  # checked in the turn's own trip
+        {"type": "continue"},
+        {"type": "rename", "title": "still me?"},  # checked before the action
+    ],
+)
 async def test_a_frame_on_a_socket_whose_session_ended_closes_it(
-    alice_chat: tuple[User, Chat],
+    alice_chat: tuple[User, Chat], frame: dict[str, str]
 ) -> None:
     """Even when the news did not arrive (another process, a missed event)."""
     user, chat = alice_chat
@@ -141,7 +149,10 @@ async def test_a_frame_on_a_socket_whose_session_ended_closes_it(
     await socket.receive_json_from()
     from django.contrib.sessions.models import Session
 
+    before = await chat.messages.acount()
     await Session.objects.filter(session_key=key).adelete()
-    await socket.send_json_to({"type": "chat", "content": "still me?"})
+    await socket.send_json_to(frame)
     assert await socket.receive_output(5) == {"type": "websocket.close", "code": 4401}
-    assert not await chat.messages.filter(content="still me?").aexists()
+    await chat.arefresh_from_db()
+    assert await chat.messages.acount() == before
+    assert chat.title != "still me?"

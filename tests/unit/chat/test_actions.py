@@ -166,3 +166,44 @@ def test_a_speaker_in_a_long_scene_reads_the_history_once(personas: Any) -> None
     assert len(reads) == 1, reads  # the history, once, however long the chat
     assert job.history[-1].content == "line 501"
     assert len(job.history) == 400  # the window a prompt is built from
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turn_whose_session_ended_is_refused_in_the_turns_trip(kaladin: Persona) -> None:
+    """Turns saved together: the one from an ended session saves nothing, the other is
+    saved, and their sessions are read in one query of the same trip."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.errors import SessionEnded
+    from chat.sessions import SessionCheck
+
+    live, gone = SessionStore(), SessionStore()
+    live.create()
+    gone.create()
+    owners = [Owner(session_key=live.session_key), Owner(session_key=gone.session_key)]
+    chats = [actions.chat_create(owner=owner, persona=kaladin) for owner in owners]
+    gone.delete()
+    requests = [
+        actions.TurnRequest(
+            kind="chat",
+            owner=owner,
+            chat_id=chat.pk,
+            backend_name=None,
+            rate_limited=False,
+            content="Still here?",
+            session=SessionCheck(owner.session_key, None),
+        )
+        for owner, chat in zip(owners, chats, strict=True)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        saved, refused = actions._save_turns(requests)
+
+    assert isinstance(refused, SessionEnded)
+    assert not isinstance(saved, Exception)
+    assert [m.content for m in chats[1].messages.filter(role="user")] == []
+    assert [m.content for m in chats[0].messages.filter(role="user")] == ["Still here?"]
+    sessions = [q for q in queries if "django_session" in q["sql"]]
+    assert len(sessions) == 1
