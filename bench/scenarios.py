@@ -162,10 +162,16 @@ async def concurrent_streams(
         """The app's delivery as a share of the relay's (ratio of p50 totals)."""
         return percentile([total(t) for t in relay], 0.5) / percentile([total(t) for t in app], 0.5)
 
-    paired = [against_relay(app, relay)]
+    def totals_ms(app: list[Turn], relay: list[Turn]) -> list[float]:
+        return [
+            round(percentile([total(t) for t in turns], 0.5) * 1000, 1) for turns in (app, relay)
+        ]
+
+    paired, paired_ms = [against_relay(app, relay)], [totals_ms(app, relay)]
     for _ in range(rounds - 1):
-        again = await app_burst(ctx, visits, html=html)
-        paired.append(against_relay(again, await relay_burst(ctx, streams)))
+        again, relayed = await app_burst(ctx, visits, html=html), await relay_burst(ctx, streams)
+        paired.append(against_relay(again, relayed))
+        paired_ms.append(totals_ms(again, relayed))
 
     delivered_tokens = streams * tokens
 
@@ -196,6 +202,8 @@ async def concurrent_streams(
         "relay_delivery_ratio_p50": direct_total / percentile([total(t) for t in relay], 0.5),
         # The issue's S3 target: the app's delivery as a share of the relay's, per round.
         "delivery_vs_relay_rounds": [round(r, 4) for r in paired],
+        # Each round's p50 reply (send to complete), app and relay, in ms.
+        "delivery_vs_relay_totals_ms": paired_ms,
         "delivery_vs_relay_p50": statistics.median(paired),
         "cpu_ms_per_1000_tokens": cpu * 1000 / delivered_tokens * 1000,
         "direct_httpx_cpu_ms_per_1000_tokens": direct_cpu * 1000 / delivered_tokens * 1000,
