@@ -391,7 +391,9 @@ async def turn_send(
     the chat's activation picks, and nobody in a manual scene). The run publishes
     ``ack``, ``listed``, ``queued`` (embedded model, when it must wait; a scene's next
     speakers), ``stream``..., then ``complete``. Pictures to a backend that can't
-    see them are refused (``vision_unsupported``) before anything is saved."""
+    see them are refused (``vision_unsupported``) before anything is saved. A socket's
+    ``session`` is checked in the same trip as the turn (as for every turn action):
+    ``SessionEnded`` when it has ended."""
     return await _turn(
         kind="chat",
         owner=owner,
