@@ -50,13 +50,19 @@ def with_face(message: dict[str, Any], faces: dict[str, dict[str, Any]]) -> dict
     return {**message, "who": who} if who else message
 
 
+def greetings_total(chat: Chat, members: list[dict[str, Any]]) -> int:
+    """How many greetings the chat could open with (a scene's group-only ones, when its
+    card has some)."""
+    return len(persona_greetings(chat.persona, group=len(members) > 1))
+
+
 def with_swipe(
     messages: list[dict[str, Any]], chat: Chat, members: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Before anyone has written, the greeting carries controls to swipe between the
     persona's greetings (a scene's group-only ones, when its card has some), when it has
     more than one."""
-    total = len(persona_greetings(chat.persona, group=len(members) > 1))
+    total = greetings_total(chat, members)
     if total < 2 or len(messages) != 1 or messages[0]["position"] != 1:
         return messages
     index = chat.greeting_index % total
@@ -221,6 +227,9 @@ class HtmlRenderer:
             return self._render("ws-cleared", kind, messages=messages, **at)
         if kind == "ack":
             user, reply = event["message"], event["reply"]
+            # Regenerate and continue stream into a reply already on the page.
+            in_place = event.get("regenerated") or event.get("continued")
+            first = user or reply
             return self._render(
                 "ws-ack",
                 kind,
@@ -229,8 +238,12 @@ class HtmlRenderer:
                 reply=with_face(reply, self.faces) if reply else None,
                 removed=event["removed"],
                 edited=event["edited"],
-                # Regenerate and continue stream into a reply already on the page.
-                in_place=event.get("regenerated") or event.get("continued"),
+                in_place=in_place,
+                # The chat's first turn takes away the greeting's swipe, where it has one.
+                begins_chat=first is not None
+                and first["position"] == 2
+                and not (in_place or event["edited"])
+                and greetings_total(self.chat, self.members) > 1,
                 **at,
             )
         if kind in ("swiped", "edited"):

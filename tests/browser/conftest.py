@@ -130,14 +130,16 @@ def page(context: BrowserContext) -> Page:
 
 
 def watched(page: Page) -> Page:
-    """The tab, collecting JavaScript errors and CSP violations in ``page.problems``."""
+    """The tab, collecting JavaScript errors, CSP violations and htmx's own errors (a swap
+    with no target, say) in ``page.problems``."""
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
         "console",
         lambda message: (
             problems.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
+            if message.type == "error"
+            and ("Content Security Policy" in message.text or message.text.startswith("htmx:"))
             else None
         ),
     )
