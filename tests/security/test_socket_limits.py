@@ -134,6 +134,8 @@ async def test_a_password_change_closes_the_other_sessions_sockets(
     "frame",
     [
         {"type": "chat", "content": "still me?"},  # checked in the turn's own trip
+        {"type": "nudge", "persona": "kaladin"},
+        {"type": "regenerate"},
         {"type": "continue"},
         {"type": "rename", "title": "still me?"},  # checked before the action
     ],
