@@ -12,10 +12,12 @@ import subprocess
 import sys
 import time
 import wave
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 import psycopg
+from websockets.asyncio.client import ClientConnection
 
 from bench.fake_backend import expected_text
 from bench.harness import (
@@ -114,11 +116,7 @@ async def concurrent_streams(
     else:
         sessions = [await new_session(ctx["app"], streams)]
     visits = [(chat, session.cookie) for session in sessions for chat in session.chats]
-    sockets = await gather_limited(
-        [open_socket(ctx["app"], chat, cookie, html=html) for chat, cookie in visits], 50
-    )
-    for ws in sockets:
-        await ws.recv()
+    sockets = await app_sockets(ctx, visits, html=html)
     pid = ctx["app_pid"]
     rss_idle = rss_bytes(pid)
     await asyncio.sleep(1.5)  # let PostgreSQL publish the stats of creating the chats
@@ -223,32 +221,42 @@ async def concurrent_streams(
     }
 
 
-async def app_burst(
-    ctx: dict[str, Any], visits: list[tuple[str, str]], *, html: bool = False
-) -> list[Turn]:
-    """One turn in each visited chat at once, on fresh sockets."""
-    sockets = await gather_limited(
-        [open_socket(ctx["app"], chat, cookie, html=html) for chat, cookie in visits], 50
-    )
+async def welcomed(opening: list[Awaitable[ClientConnection]]) -> list[ClientConnection]:
+    """The sockets opened (50 at a time), each past its ``welcome``."""
+    sockets = await gather_limited(opening, 50)
     for ws in sockets:
         await ws.recv()
+    return sockets
+
+
+async def app_sockets(
+    ctx: dict[str, Any], visits: list[tuple[str, str]], *, html: bool = False
+) -> list[ClientConnection]:
+    """A socket to each visited chat, welcomed."""
+    return await welcomed(
+        [open_socket(ctx["app"], chat, cookie, html=html) for chat, cookie in visits]
+    )
+
+
+async def burst(sockets: list[ClientConnection], *, html: bool = False) -> list[Turn]:
+    """One turn on every socket at once; the sockets are closed after."""
     turns = await asyncio.gather(*(run_turn(ws, html=html) for ws in sockets))
     for ws in sockets:
         await ws.close()
     return list(turns)
 
 
+async def app_burst(
+    ctx: dict[str, Any], visits: list[tuple[str, str]], *, html: bool = False
+) -> list[Turn]:
+    """One turn in each visited chat at once, on fresh sockets."""
+    return await burst(await app_sockets(ctx, visits, html=html), html=html)
+
+
 async def relay_burst(ctx: dict[str, Any], streams: int) -> list[Turn]:
     """``streams`` turns at once through the relay (the transport floor)."""
-    sockets = await gather_limited(
-        [open_socket(ctx["relay"], "", "", path="/") for _ in range(streams)], 50
-    )
-    for ws in sockets:
-        await ws.recv()
-    turns = await asyncio.gather(*(run_turn(ws) for ws in sockets))
-    for ws in sockets:
-        await ws.close()
-    return list(turns)
+    opening = [open_socket(ctx["relay"], "", "", path="/") for _ in range(streams)]
+    return await burst(await welcomed(opening))
 
 
 async def s2_load(ctx: dict[str, Any]) -> dict[str, Any]:
